@@ -1,0 +1,29 @@
+# The two Quick start commands. Both set up (idempotent), configure and build.
+#   make demo  - Release build, runs the MNIST MLP on the simulated TPU and on the CPU, prints the report
+#   make test  - build and run every test with ctest
+BUILD_DIR ?= build
+JOBS ?= 2
+export CCACHE_BASEDIR := /
+export CCACHE_NOHASHDIR := 1
+
+.PHONY: setup configure build demo test bench clean
+setup:
+	@bash scripts/setup.sh
+
+configure: setup
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
+
+build: configure
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+demo: build
+	$(BUILD_DIR)/examples/mnist_mlp --images 256 --report $(BUILD_DIR)/demo_report.json
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	$(BUILD_DIR)/benchmarks/bm_gemm
+
+clean:
+	rm -rf $(BUILD_DIR)

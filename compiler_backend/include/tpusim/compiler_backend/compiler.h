@@ -1,0 +1,40 @@
+// The compiler backend's entry points: which ops the TPU supports, shape inference, and compiling a
+// (sub)graph whose input shapes are known to an isa::Program for a target ArchConfig.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "isa/proto/arch_config.pb.h"
+#include "isa/proto/program.pb.h"
+#include "tpusim/compiler_backend/ir.h"
+
+namespace tpusim::compiler {
+
+// Matrix precision for fp32 graphs (XLA's precision levels): kBf16 = 1 bf16 pass, kHigh = 3 passes
+// (bf16x2 split), kHighest = 6 passes (bf16x3 split, about fp32 accuracy).
+enum class Precision { kBf16, kHigh, kHighest };
+absl::StatusOr<Precision> ParsePrecision(std::string_view name);  // "bf16" | "high" | "highest"
+std::string_view PrecisionName(Precision p);
+
+struct CompileOptions {
+  isa::ArchConfig arch;
+  Precision precision = Precision::kBf16;
+};
+
+// OK if the node can run on the TPU given its (known) input shapes and attributes; otherwise
+// Unimplemented with the reason ("Softmax: opset-11 axis semantics ..."). Never fails on unknown ops
+// with anything but Unimplemented.
+absl::Status CheckTpuSupport(const Node& node, const Graph& graph);
+
+// Fills Value::shape of every node output from input shapes (every graph input must have a shape).
+// Supports the TPU ops; InvalidArgument on shape mismatches naming node and shapes.
+absl::Status InferShapes(Graph& graph);
+
+// Compiles the whole graph (every node TPU-supported, every graph input with a shape) to a program.
+// Graph inputs and outputs become the program's bindings, in order. ResourceExhausted if a tensor
+// cannot fit the device DRAM.
+absl::StatusOr<isa::Program> Compile(const Graph& graph, const CompileOptions& options);
+
+}  // namespace tpusim::compiler

@@ -1,0 +1,63 @@
+// The numerics of the machine, defined once. Every engine (functional, cycle) and every compiler
+// constant-folding step calls these; rtl/ implements the same functions in SystemVerilog and a test
+// compares the two. DESIGN.md "Numerics" is the specification; each function states its contract.
+#pragma once
+
+#include <cstdint>
+
+#include "tpusim/isa/instruction.h"
+
+namespace tpusim::isa::numerics {
+
+// ---- bf16 -----------------------------------------------------------------------------------------
+// Flush-to-zero: a subnormal fp32 becomes zero of the same sign; every other value is unchanged.
+float FlushSubnormal(float x);
+// fp32 -> bf16 bits: FTZ on input, round to nearest even on the 16 dropped bits, overflow rounds to
+// ±Inf, NaN stays NaN (quieted: the result has the quiet bit set and keeps the sign), and a result that
+// would be subnormal is flushed to zero of the same sign.
+uint16_t F32ToBf16Bits(float x);
+// bf16 bits -> fp32 (exact; subnormal bf16 inputs are flushed to zero).
+float Bf16BitsToF32(uint16_t bits);
+// F32 -> nearest bf16 value, as fp32 (Bf16BitsToF32(F32ToBf16Bits(x))).
+float RoundToBf16(float x);
+
+// ---- fp32 arithmetic of the array and the vector unit ---------------------------------------------
+// IEEE fp32 add / multiply, round to nearest even, subnormal inputs and results flushed to zero.
+float AddF32(float a, float b);
+float MulF32(float a, float b);
+// One processing element in bf16 mode: psum + a*b where a, b are already bf16 values (the product is
+// exact in fp32), then rounded to fp32 (RNE) with FTZ. Equivalent to AddF32(psum, MulF32(a, b)).
+float MacBf16(float psum, float a, float b);
+// A column of the array in bf16 mode: x and w hold n values already rounded to bf16; the partial sum
+// starts at +0.0 at row 0 and flows down: s = MacBf16(s, x[k], w[k]) for k = 0, 1, ..., n-1.
+float ColumnDotBf16(const float* x, const float* w, int n, int w_stride);
+
+// ---- int8 -----------------------------------------------------------------------------------------
+// int8 x int8 -> int32 product added to a 32-bit accumulator with two's-complement wrap-around.
+int32_t MacInt8(int32_t acc, int8_t a, int8_t b);
+int32_t ColumnDotInt8(const int8_t* x, const int8_t* w, int n, int w_stride);
+// Saturating conversion of an int32 to int8 ([-128, 127]).
+int8_t SaturateInt8(int32_t v);
+// Requantize: q = saturate_int8(round_half_even(fp32(v) * scale) + zero_point), where fp32(v) rounds
+// v to the nearest fp32 (RNE) and the product is an fp32 multiply (RNE). NaN scale gives zero_point.
+int8_t Requantize(int32_t v, float scale, int32_t zero_point);
+
+// ---- Vector unit (fp32) ---------------------------------------------------------------------------
+// Activation functions and vector ops, applied to fp32 values with FTZ on inputs and results.
+// sigmoid(x) = 1 / (1 + exp(-x)); tanh and exp are the C library's binary32 functions (glibc, correctly
+// rounded in practice on x86-64), the one definition every engine uses.
+float Activation(ActFunc f, float x);
+// Unary, Binary and Imm ops: b is ignored by Unary ops; imm is used by Imm ops only.
+// Reduce ops are folded with VectorReduceStep(op, acc, x) starting from the first row's value.
+float VectorElementwise(VectorOp op, float a, float b, float imm);
+float VectorReduceStep(VectorOp op, float acc, float x);
+
+// ---- DRAM <-> UB element conversion (LOAD/STORE/LOAD_WEIGHTS) --------------------------------------
+// A UB / accumulator word is 32 bits: fp32 bits in float mode, int32 in int8 mode.
+// widen: f32 -> the same bits; bf16 -> fp32 bits (exact); i8 -> sign-extended int32; i32 -> same bits.
+uint32_t WidenToWord(DType dtype, const uint8_t* src);
+// narrow: f32 -> same bits; bf16 -> F32ToBf16Bits of the word as fp32; i8 -> SaturateInt8 of the word
+// as int32; i32 -> same bits. Writes DTypeBytes(dtype) bytes, little-endian.
+void NarrowFromWord(DType dtype, uint32_t word, uint8_t* dst);
+
+}  // namespace tpusim::isa::numerics

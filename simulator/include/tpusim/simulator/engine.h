@@ -1,0 +1,68 @@
+// The engine interface: executes an isa program against a DeviceState and returns statistics.
+// Implementations are registered by name ("functional"; later "cycle", and rtl/'s "rtl").
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "isa/proto/program.pb.h"
+#include "tpusim/isa/isa.h"
+#include "tpusim/simulator/device_state.h"
+
+namespace tpusim::simulator {
+
+// What one launch did. Counters an engine cannot know stay zero (the functional engine has no cycles).
+struct RunStats {
+  std::string engine;
+  uint64_t instructions = 0;
+  std::array<uint64_t, isa::kNumOpcodes> by_opcode{};  // indexed by isa::OpcodeIndex
+  uint64_t macs = 0;                  // multiply-accumulates the array performed (rows x R x C per MATMUL)
+  uint64_t useful_macs = 0;           // MACs on non-padding operands (rows x weight rows x weight cols)
+  uint64_t vector_elements = 0;       // elements the vector unit produced (ACTIVATE + VECTOR)
+  // Bytes moved, per path.
+  uint64_t dram_to_ub_bytes = 0;      // LOAD
+  uint64_t ub_to_dram_bytes = 0;      // STORE
+  uint64_t dram_to_weights_bytes = 0; // LOAD_WEIGHTS
+  uint64_t cycles = 0;                // timing engines only
+  // Per graph op (program.op_names order): instructions and MACs attributed through program.inst_op.
+  std::vector<uint64_t> op_instructions;
+  std::vector<uint64_t> op_macs;
+
+  uint64_t count(isa::Opcode op) const { return by_opcode[isa::OpcodeIndex(op)]; }
+  // Sums every counter (engine name kept); op vectors are added element-wise.
+  void Accumulate(const RunStats& other);
+};
+
+// One launch: the decoded code (DecodeCode of program), the program (for debug info) and the DRAM
+// address of the program's frame; every instruction DRAM address is an offset from frame_base.
+struct Launch {
+  const isa::Program* program = nullptr;
+  const std::vector<isa::Instruction>* code = nullptr;
+  uint64_t frame_base = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual std::string_view name() const = 0;
+  // Runs to HALT. A device error (out-of-range access, FIFO overflow/underflow, deadlock, an instruction
+  // invalid for the arch) stops the run and returns a status naming the instruction index and opcode,
+  // e.g. "instruction 17 (LOAD): UB rows [510, 518) exceed the 512-row unified buffer".
+  // The state then holds what earlier instructions wrote.
+  virtual absl::StatusOr<RunStats> Run(const Launch& launch, DeviceState& state) = 0;
+};
+
+using EngineFactory = std::function<std::unique_ptr<Engine>(const isa::ArchConfig&)>;
+// Registers a factory under a name (call from a static initializer or explicitly at startup).
+void RegisterEngine(std::string name, EngineFactory factory);
+// NotFound listing the registered names if `name` is unknown.
+absl::StatusOr<std::unique_ptr<Engine>> CreateEngine(std::string_view name, const isa::ArchConfig& arch);
+std::vector<std::string> EngineNames();
+
+}  // namespace tpusim::simulator
