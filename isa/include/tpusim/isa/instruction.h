@@ -19,7 +19,7 @@ enum class Opcode : uint8_t {
 };
 
 enum class Format : uint8_t {
-#define TPUSIM_FORMAT(FORMAT) FORMAT,
+#define TPUSIM_FORMAT(FORMAT, FIELDS) FORMAT,
 #include "tpusim/isa/opcodes.def"
 };
 

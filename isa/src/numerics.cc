@@ -1,0 +1,190 @@
+// The machine's numerics (numerics.h states each contract). fp32 operations rely on the host's IEEE
+// binary32 arithmetic in the default rounding mode (round to nearest even); nothing here changes the
+// floating-point environment.
+#include "tpusim/isa/numerics.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "tpusim/isa/isa.h"
+#include "tpusim/isa/status_macros.h"
+
+namespace tpusim::isa::numerics {
+namespace {
+
+uint32_t Bits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  return u;
+}
+float FromBits(uint32_t u) {
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+// IEEE maximum/minimum with NaN propagation; +0 is larger than -0.
+float MaxF32(float a, float b) {
+  if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<float>::quiet_NaN();
+  if (a == b) return std::signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+float MinF32(float a, float b) {
+  if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<float>::quiet_NaN();
+  if (a == b) return std::signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+
+// ---- Activation functions, one per TPUSIM_ACT_FUNC (inputs already flushed) ----------------------
+float ActNone(float x) { return x; }
+float ActRelu(float x) { return (std::isnan(x) || x > 0.0f) ? x : 0.0f; }
+float ActSigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+float ActTanh(float x) { return std::tanh(x); }
+
+// ---- Vector ops, one per TPUSIM_VECTOR_OP (inputs already flushed; results flushed by the caller).
+// Reduce ops are the binary fold step f(acc, x) with acc in a and x in b.
+float VecCopy(float a, float, float) { return a; }
+float VecRelu(float a, float, float) { return ActRelu(a); }
+float VecSigmoid(float a, float, float) { return ActSigmoid(a); }
+float VecTanh(float a, float, float) { return ActTanh(a); }
+float VecExp(float a, float, float) { return std::exp(a); }
+float VecRoundBf16(float a, float, float) { return RoundToBf16(a); }
+float VecAdd(float a, float b, float) { return a + b; }
+float VecSub(float a, float b, float) { return a - b; }
+float VecMul(float a, float b, float) { return a * b; }
+float VecDiv(float a, float b, float) { return a / b; }  // IEEE: x/0 = ±Inf, 0/0 = NaN
+float VecMax(float a, float b, float) { return MaxF32(a, b); }
+float VecMin(float a, float b, float) { return MinF32(a, b); }
+float VecAddImm(float a, float, float imm) { return a + imm; }
+float VecMulImm(float a, float, float imm) { return a * imm; }
+float VecFill(float, float, float imm) { return imm; }
+float VecReduceSum(float acc, float x, float) { return acc + x; }
+float VecReduceMax(float acc, float x, float) { return MaxF32(acc, x); }
+
+}  // namespace
+
+float FlushSubnormal(float x) {
+  return std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(0.0f, x) : x;
+}
+
+uint16_t F32ToBf16Bits(float x) {
+  uint32_t u = Bits(FlushSubnormal(x));
+  if (std::isnan(x)) return static_cast<uint16_t>((u >> 16) | 0x0040);  // quiet, keeps the sign
+  // Round to nearest even on the 16 dropped bits; a carry out of the mantissa bumps the exponent,
+  // and the largest finite values carry into the Inf pattern.
+  uint32_t lsb = (u >> 16) & 1;
+  uint16_t r = static_cast<uint16_t>((u + 0x7fffu + lsb) >> 16);
+  if ((r & 0x7f80) == 0 && (r & 0x007f) != 0) r &= 0x8000;  // subnormal result: flush
+  return r;
+}
+
+float Bf16BitsToF32(uint16_t bits) {
+  if ((bits & 0x7f80) == 0) bits &= 0x8000;  // subnormal (or zero): signed zero
+  return FromBits(uint32_t{bits} << 16);
+}
+
+float RoundToBf16(float x) { return Bf16BitsToF32(F32ToBf16Bits(x)); }
+
+float AddF32(float a, float b) { return FlushSubnormal(FlushSubnormal(a) + FlushSubnormal(b)); }
+float MulF32(float a, float b) { return FlushSubnormal(FlushSubnormal(a) * FlushSubnormal(b)); }
+float MacBf16(float psum, float a, float b) { return AddF32(psum, MulF32(a, b)); }
+
+float ColumnDotBf16(const float* x, const float* w, int n, int w_stride) {
+  float s = 0.0f;
+  for (int k = 0; k < n; ++k) s = MacBf16(s, x[k], w[static_cast<ptrdiff_t>(k) * w_stride]);
+  return s;
+}
+
+int32_t MacInt8(int32_t acc, int8_t a, int8_t b) {
+  // |a*b| <= 2^14, so the product is exact in int32; the sum wraps modulo 2^32.
+  uint32_t sum = static_cast<uint32_t>(acc) + static_cast<uint32_t>(int32_t{a} * int32_t{b});
+  int32_t result;
+  std::memcpy(&result, &sum, 4);
+  return result;
+}
+
+int32_t ColumnDotInt8(const int8_t* x, const int8_t* w, int n, int w_stride) {
+  int32_t acc = 0;
+  for (int k = 0; k < n; ++k) acc = MacInt8(acc, x[k], w[static_cast<ptrdiff_t>(k) * w_stride]);
+  return acc;
+}
+
+int8_t SaturateInt8(int32_t v) {
+  if (v > 127) return 127;
+  if (v < -128) return -128;
+  return static_cast<int8_t>(v);
+}
+
+int8_t Requantize(int32_t v, float scale, int32_t zero_point) {
+  float product = static_cast<float>(v) * scale;
+  if (std::isnan(product)) return SaturateInt8(zero_point);
+  // nearbyint rounds in the current mode, which this library never changes from the default (RNE).
+  double q = static_cast<double>(std::nearbyint(product)) + zero_point;
+  if (q > 127.0) return 127;
+  if (q < -128.0) return -128;
+  return static_cast<int8_t>(q);
+}
+
+float Activation(ActFunc f, float x) {
+  x = FlushSubnormal(x);
+  switch (f) {
+#define TPUSIM_ACT_FUNC(NAME, CODE, MNEMONIC) \
+  case ActFunc::NAME:                         \
+    return FlushSubnormal(Act##NAME(x));
+#include "tpusim/isa/opcodes.def"
+  }
+  TPUSIM_UNREACHABLE();
+}
+
+float VectorElementwise(VectorOp op, float a, float b, float imm) {
+  a = FlushSubnormal(a);
+  b = FlushSubnormal(b);
+  imm = FlushSubnormal(imm);
+  switch (op) {
+#define TPUSIM_VECTOR_OP(NAME, CODE, ARITY, MNEMONIC) \
+  case VectorOp::NAME:                                \
+    return FlushSubnormal(Vec##NAME(a, b, imm));
+#include "tpusim/isa/opcodes.def"
+  }
+  TPUSIM_UNREACHABLE();
+}
+
+float VectorReduceStep(VectorOp op, float acc, float x) { return VectorElementwise(op, acc, x, 0.0f); }
+
+uint32_t WidenToWord(DType dtype, const uint8_t* src) {
+  switch (dtype) {
+    case DType::F32:
+    case DType::I32:
+      return uint32_t{src[0]} | uint32_t{src[1]} << 8 | uint32_t{src[2]} << 16 | uint32_t{src[3]} << 24;
+    case DType::BF16:
+      return Bits(Bf16BitsToF32(static_cast<uint16_t>(src[0] | src[1] << 8)));
+    case DType::I8:
+      return static_cast<uint32_t>(int32_t{static_cast<int8_t>(src[0])});
+  }
+  TPUSIM_UNREACHABLE();
+}
+
+void NarrowFromWord(DType dtype, uint32_t word, uint8_t* dst) {
+  switch (dtype) {
+    case DType::F32:
+    case DType::I32:
+      for (int i = 0; i < 4; ++i) dst[i] = static_cast<uint8_t>(word >> (8 * i));
+      return;
+    case DType::BF16: {
+      uint16_t h = F32ToBf16Bits(FromBits(word));
+      dst[0] = static_cast<uint8_t>(h);
+      dst[1] = static_cast<uint8_t>(h >> 8);
+      return;
+    }
+    case DType::I8: {
+      int32_t v;
+      std::memcpy(&v, &word, 4);
+      dst[0] = static_cast<uint8_t>(SaturateInt8(v));
+      return;
+    }
+  }
+  TPUSIM_UNREACHABLE();
+}
+
+}  // namespace tpusim::isa::numerics
