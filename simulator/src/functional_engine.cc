@@ -3,6 +3,8 @@
 // The data-moving and computing handlers live in functional_dma.cc and functional_compute.cc.
 #include "tpusim/simulator/functional_engine.h"
 
+#include <algorithm>
+
 #include <limits>
 #include <variant>
 
@@ -184,13 +186,22 @@ absl::StatusOr<uint64_t> Executor::CheckDramRange(uint64_t addr, uint64_t rows, 
   if (rows == 0 || cols == 0) return static_cast<uint64_t>(base);  // touches nothing
   const U128 last_index = MulSat(rows - 1, row_stride) + MulSat(cols - 1, col_stride);
   const U128 end = base + MulSat(last_index, elem_bytes) + elem_bytes;
+  // A program may only touch its own frame (other allocations on the device stay intact); without a
+  // program (hand-built launches in tests) the whole DRAM is addressable.
   const uint64_t size = state_.dram.size();
-  if (end > size) {
+  const bool framed = launch_.program != nullptr && launch_.program->frame_bytes() > 0;
+  const U128 limit = framed ? std::min<U128>(static_cast<U128>(launch_.frame_base) +
+                                                 launch_.program->frame_bytes(), size)
+                            : static_cast<U128>(size);
+  if (end > limit) {
     return Error(absl::StatusCode::kOutOfRange,
                  absl::StrCat("DRAM range [", Hex128(base), ", ", Hex128(end), ") (frame base ",
                               Hex128(launch_.frame_base), " + address ", Hex128(addr), ", ", rows,
                               "x", cols, " elements, strides ", row_stride, "/", col_stride,
-                              ") exceeds the ", size, "-byte DRAM"));
+                              ") exceeds ",
+                              framed ? absl::StrCat("the program's ", launch_.program->frame_bytes(),
+                                                    "-byte frame")
+                                     : absl::StrCat("the ", size, "-byte DRAM")));
   }
   return static_cast<uint64_t>(base);
 }

@@ -2,6 +2,7 @@
 // bit diagrams in opcodes.def and from configs/tiny.textproto, not from the generator).
 #include "tpusim/rtl/package_gen.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "tpusim/isa/arch_config.h"

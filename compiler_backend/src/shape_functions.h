@@ -1,0 +1,47 @@
+// Shape functions of single ops (internal to the compiler backend; InferNodeShapes dispatches to them).
+// Each one receives input shapes aligned with node.inputs and returns the shape of the node's one output,
+// or InvalidArgument naming the node and the shapes.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tpusim/compiler_backend/ir.h"
+
+namespace tpusim::compiler::detail {
+
+using ShapeFn = absl::StatusOr<Shape> (*)(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+
+// InvalidArgument unless node has between `min` and `max` inputs and the first `min` are present.
+absl::Status RequireInputs(const Node& node, size_t min, size_t max);
+inline bool Present(const Node& node, size_t i) { return i < node.inputs.size() && !node.inputs[i].empty(); }
+
+// `axis` in [-rank, rank - 1] (or [-rank, rank] when `allow_rank`), made non-negative; else InvalidArgument.
+absl::StatusOr<int64_t> NormalizeAxis(const Node& node, int64_t axis, int64_t rank, bool allow_rank = false);
+
+// Numpy multidirectional broadcasting of two shapes.
+absl::StatusOr<Shape> BroadcastShapes(const Node& node, const Shape& a, const Shape& b);
+
+// The int64 values of constant input `index` (rank 0 or 1); InvalidArgument "<Op> needs a constant <what>".
+absl::StatusOr<std::vector<int64_t>> ConstantInts(const Node& node, size_t index, const Graph& graph,
+                                                  const std::string& what);
+
+// Elementwise and shape-manipulation ops (shape_functions_elementwise.cc).
+absl::StatusOr<Shape> SameShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> BinaryShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> SoftmaxShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> FlattenShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> ReshapeShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> ConstantShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+
+// Contractions, reductions and data movement (shape_functions_linalg.cc).
+absl::StatusOr<Shape> MatMulShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> GemmShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> ArgReduceShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> ReduceShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> TransposeShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> ConcatShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+
+}  // namespace tpusim::compiler::detail
