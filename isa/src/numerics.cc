@@ -96,6 +96,27 @@ float ColumnDotBf16(const float* x, const float* w, int n, int w_stride) {
   return s;
 }
 
+namespace {
+// Flush-to-zero on the bit pattern (exponent field zero -> signed zero), branch-free so loops over it
+// vectorise; equal to FlushSubnormal for every input.
+inline float FtzBits(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  u = (u & 0x7f800000u) != 0 ? u : (u & 0x80000000u);
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+}  // namespace
+
+void TileDotBf16(const float* x, const float* w, int rows, int cols, float* out) {
+  for (int c = 0; c < cols; ++c) out[c] = 0.0f;
+  for (int k = 0; k < rows; ++k) {
+    const float xk = FtzBits(x[k]);
+    const float* wk = w + static_cast<ptrdiff_t>(k) * cols;
+    for (int c = 0; c < cols; ++c) out[c] = FtzBits(out[c] + FtzBits(xk * FtzBits(wk[c])));
+  }
+}
+
 int32_t MacInt8(int32_t acc, int8_t a, int8_t b) {
   // |a*b| <= 2^14, so the product is exact in int32; the sum wraps modulo 2^32.
   uint32_t sum = static_cast<uint32_t>(acc) + static_cast<uint32_t>(int32_t{a} * int32_t{b});

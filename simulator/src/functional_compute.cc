@@ -35,7 +35,7 @@ absl::Status Executor::PrepareWeights() {
   } else {
     weights_f32_.resize(rows * cols);
     for (size_t k = 0; k < rows; ++k) {
-      for (size_t n = 0; n < cols; ++n) weights_f32_[n * rows + k] = AsF32(w[k * cols + n]);
+      for (size_t n = 0; n < cols; ++n) weights_f32_[k * cols + n] = AsF32(w[k * cols + n]);
     }
   }
   weights_ready_ = true;
@@ -86,9 +86,10 @@ absl::Status Executor::ExecMATMUL(const isa::MatmulArgs& a) {
       }
     } else {
       for (int k = 0; k < rows; ++k) row_f32_[k] = num::RoundToBf16(AsF32(in[k]));
+      num::TileDotBf16(row_f32_.data(), weights_f32_.data(), rows, static_cast<int>(cols),
+                       dot_f32_.data());
       for (size_t n = 0; n < cols; ++n) {
-        const float s =
-            num::ColumnDotBf16(row_f32_.data(), weights_f32_.data() + n * rows, rows, 1);
+        const float s = dot_f32_[n];
         out[n] = AsWord(a.accumulate ? num::AddF32(AsF32(out[n]), s) : s);
       }
     }

@@ -98,6 +98,7 @@ Executor::Executor(const Launch& launch, DeviceState& state) : launch_(launch), 
   fifo_extents_.assign(state.weight_fifo.size(), {rows, cols});
   if (!state.weights.empty()) array_extent_ = {rows, cols};
   row_f32_.resize(rows);
+  dot_f32_.resize(cols);
   row_i8_.resize(rows);
 }
 

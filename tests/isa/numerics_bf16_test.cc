@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "tpusim/isa/numerics.h"
 
@@ -125,6 +126,36 @@ TEST(NumericsFp32, ColumnDotAccumulatesRowZeroFirst) {
   const float nz[] = {-0.0f};
   const float one[] = {1.0f};
   EXPECT_EQ(B(ColumnDotBf16(nz, one, 1, 1)), 0x00000000u);
+}
+
+}  // namespace
+}  // namespace tpusim::isa::numerics
+
+namespace tpusim::isa::numerics {
+namespace {
+
+// TileDotBf16 is the vectorised form of ColumnDotBf16: every column must be bit-identical, including
+// for subnormal, infinite and NaN operands.
+TEST(TileDotBf16, MatchesColumnDotBitForBitOnEveryColumn) {
+  constexpr int kRows = 16, kCols = 12;
+  uint32_t seed = 12345;
+  auto next = [&seed] { seed = seed * 1664525u + 1013904223u; return seed; };
+  const float specials[] = {0.0f, -0.0f, 1e-40f, -1e-40f, INFINITY, -INFINITY, NAN, 3.0e38f};
+  for (int trial = 0; trial < 200; ++trial) {
+    std::vector<float> x(kRows), w(kRows * kCols), out(kCols);
+    for (auto& v : x) v = RoundToBf16(static_cast<float>(static_cast<int32_t>(next())) * 1e-7f);
+    for (auto& v : w) v = RoundToBf16(static_cast<float>(static_cast<int32_t>(next())) * 1e-9f);
+    if (trial % 4 == 0) x[next() % kRows] = specials[next() % 8];
+    if (trial % 3 == 0) w[next() % (kRows * kCols)] = specials[next() % 8];
+    TileDotBf16(x.data(), w.data(), kRows, kCols, out.data());
+    for (int c = 0; c < kCols; ++c) {
+      const float expected = ColumnDotBf16(x.data(), w.data() + c, kRows, kCols);
+      uint32_t a, b;
+      std::memcpy(&a, &out[c], 4);
+      std::memcpy(&b, &expected, 4);
+      EXPECT_EQ(a, b) << "trial " << trial << " column " << c;
+    }
+  }
 }
 
 }  // namespace

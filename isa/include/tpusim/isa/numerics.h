@@ -31,6 +31,10 @@ float MacBf16(float psum, float a, float b);
 // A column of the array in bf16 mode: x and w hold n values already rounded to bf16; the partial sum
 // starts at +0.0 at row 0 and flows down: s = MacBf16(s, x[k], w[k]) for k = 0, 1, ..., n-1.
 float ColumnDotBf16(const float* x, const float* w, int n, int w_stride);
+// A whole array pass for one input row: out[c] = ColumnDotBf16(x, w + c, rows, cols) for every column
+// c < cols, where w is a row-major rows x cols tile. Bit-identical to the per-column form; written so
+// the compiler vectorises across columns (columns are independent; each keeps row-0-first order).
+void TileDotBf16(const float* x, const float* w, int rows, int cols, float* out);
 
 // ---- int8 -----------------------------------------------------------------------------------------
 // int8 x int8 -> int32 product added to a 32-bit accumulator with two's-complement wrap-around.

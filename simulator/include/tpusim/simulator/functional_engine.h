@@ -85,13 +85,15 @@ class Executor {
   // count as full tiles.
   std::deque<std::pair<uint64_t, uint64_t>> fifo_extents_;
   std::pair<uint64_t, uint64_t> array_extent_{0, 0};
-  // state_.weights transposed (column n at [n * array_rows, (n + 1) * array_rows)); valid when
-  // weights_ready_.
+  // state_.weights decoded once per pop: weights_f32_ row-major (k * array_cols + n, the layout
+  // numerics::TileDotBf16 takes); weights_i8_ transposed (column n at [n * array_rows, ...)).
+  // Valid when weights_ready_.
   bool weights_ready_ = false;
   std::vector<float> weights_f32_;
   std::vector<int8_t> weights_i8_;
   // Scratch reused by handlers to avoid per-instruction allocation.
   std::vector<float> row_f32_;
+  std::vector<float> dot_f32_;  // one array pass: array_cols column sums
   std::vector<int8_t> row_i8_;
   std::vector<uint8_t> bytes_;
   std::vector<uint32_t> words_;
