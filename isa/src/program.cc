@@ -52,6 +52,36 @@ absl::StatusOr<std::vector<Instruction>> DecodeCode(const Program& program) {
   return DecodeProgram(program.code());
 }
 
+namespace {
+// .tpb container: 8-byte magic, then the payload length as a little-endian uint64, then the serialized
+// Program. The length makes a file cut anywhere detectable (protobuf alone may parse a prefix).
+constexpr std::string_view kMagic("TPUSIMP1", 8);
+constexpr size_t kHeaderBytes = 16;
+
+std::string ContainerHeader(uint64_t payload_bytes) {
+  std::string header(kMagic);
+  for (int i = 0; i < 8; ++i) header.push_back(static_cast<char>((payload_bytes >> (8 * i)) & 0xff));
+  return header;
+}
+
+absl::StatusOr<std::string_view> ContainerPayload(std::string_view file, const std::string& path) {
+  if (file.size() < kHeaderBytes || file.substr(0, kMagic.size()) != kMagic) {
+    return absl::InvalidArgumentError(
+        detail::Cat("not a tpusim program: '", path, "' does not start with the TPUSIMP1 magic"));
+  }
+  uint64_t length = 0;
+  for (int i = 0; i < 8; ++i) {
+    length |= static_cast<uint64_t>(static_cast<uint8_t>(file[kMagic.size() + i])) << (8 * i);
+  }
+  const uint64_t present = file.size() - kHeaderBytes;
+  if (length != present) {
+    return absl::InvalidArgumentError(detail::Cat("truncated or corrupt program file '", path, "': header says ",
+                                                  length, " payload bytes, file has ", present));
+  }
+  return file.substr(kHeaderBytes);
+}
+}  // namespace
+
 absl::Status WriteProgramFile(const Program& program, const std::string& path) {
   std::string bytes;
   if (!program.SerializeToString(&bytes)) {
@@ -59,6 +89,8 @@ absl::Status WriteProgramFile(const Program& program, const std::string& path) {
   }
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return absl::PermissionDeniedError(detail::Cat("cannot open '", path, "' for writing"));
+  const std::string header = ContainerHeader(bytes.size());
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
   if (!out) return absl::DataLossError(detail::Cat("error writing '", path, "'"));
@@ -71,8 +103,10 @@ absl::StatusOr<Program> ReadProgramFile(const std::string& path) {
   std::ostringstream bytes;
   bytes << in.rdbuf();
   if (in.bad()) return absl::DataLossError(detail::Cat("error reading program file '", path, "'"));
+  const std::string file = bytes.str();
+  TPUSIM_ASSIGN_OR_RETURN(std::string_view payload, ContainerPayload(file, path));
   Program program;
-  if (!program.ParseFromString(bytes.str())) {
+  if (!program.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
     return absl::InvalidArgumentError(detail::Cat(
         "not a tpusim program: '", path, "' does not parse as a Program (truncated or corrupt)"));
   }

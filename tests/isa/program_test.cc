@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "tpusim/isa/arch_config.h"
@@ -124,11 +125,30 @@ TEST(Program, FileRoundTripPreservesEverything) {
   EXPECT_TRUE(ValidateProgram(*back).ok());
 }
 
-TEST(Program, TruncatedOrGarbageFileIsNotAProgram) {
-  std::string path = ::testing::TempDir() + "/program_test_bad.tpb";
-  std::string bytes = ValidProgram().SerializeAsString();
-  // The last field (inst_op, packed) is length-delimited: dropping its last byte truncates it.
-  for (const std::string& content : {bytes.substr(0, bytes.size() - 1), std::string("\xff\xff\xff\xff", 4),
+TEST(Program, FileCutAtAnyByteIsDetected) {
+  const std::string good = ::testing::TempDir() + "/program_test_good.tpb";
+  const std::string path = ::testing::TempDir() + "/program_test_cut.tpb";
+  ASSERT_TRUE(WriteProgramFile(ValidProgram(), good).ok());
+  std::string bytes;
+  {
+    std::ifstream in(good, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  // Every proper prefix, including cuts between two protobuf fields (which protobuf alone accepts).
+  for (size_t cut = 0; cut < bytes.size(); ++cut) {
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out << bytes.substr(0, cut);
+    }
+    absl::StatusOr<Program> p = ReadProgramFile(path);
+    ASSERT_FALSE(p.ok()) << "cut at " << cut;
+    EXPECT_EQ(p.status().code(), absl::StatusCode::kInvalidArgument) << p.status();
+  }
+}
+
+TEST(Program, GarbageFileIsNotAProgram) {
+  const std::string path = ::testing::TempDir() + "/program_test_bad.tpb";
+  for (const std::string& content : {std::string("\xff\xff\xff\xff", 4), std::string("TPUSIMP1"),
                                      std::string()}) {
     {
       std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -12,7 +12,8 @@ namespace tpusim::isa {
 
 // Decodes program.code; errors name the byte offset. Also checks isa_version == kIsaVersion.
 absl::StatusOr<std::vector<Instruction>> DecodeCode(const Program& program);
-// Binary container (.tpb files): the serialized Program message.
+// Binary container (.tpb files): the magic "TPUSIMP1", the payload length (little-endian uint64),
+// then the serialized Program message. A cut or padded file is InvalidArgument.
 absl::Status WriteProgramFile(const Program& program, const std::string& path);
 absl::StatusOr<Program> ReadProgramFile(const std::string& path);
 // Structural checks a loader needs before running anything: version, arch valid, code decodes and
