@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(cmake g++ make pkg-config ccache
       libsystemc-dev verilator libeigen3-dev libprotobuf-dev protobuf-compiler
       libonnx-dev libonnx-testdata libgtest-dev libgmock-dev libbenchmark-dev
-      libabsl-dev libcli11-dev libspdlog-dev libfmt-dev dataset-fashion-mnist)
+      libabsl-dev libcli11-dev libspdlog-dev libfmt-dev dataset-fashion-mnist zlib1g-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,94 @@
+// Vector-unit block streaming (codegen_vector.h).
+#include "codegen_vector.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "tpusim/isa/isa.h"
+#include "tpusim/isa/status_macros.h"
+
+namespace tpusim::compiler::codegen {
+namespace {
+
+bool Commutative(isa::VectorOp op) {
+  return op == isa::VectorOp::Add || op == isa::VectorOp::Mul || op == isa::VectorOp::Max ||
+         op == isa::VectorOp::Min;
+}
+
+// Calls f(first_row, rows) for the full-row / partial-row split of n contiguous elements in rows of L.
+template <typename F>
+void ForFlatRows(uint64_t n, uint64_t lanes, F f) {
+  uint64_t full = n / lanes;
+  if (full > 0) f(0, full, lanes);
+  if (n % lanes != 0) f(full, 1, n % lanes);
+}
+
+}  // namespace
+
+void EmitVectorBlock(CodegenContext& ctx, const VectorBlock& block) {
+  TPUSIM_CHECK(!block.in.empty() && block.in.size() <= 2, "EmitVectorBlock: one or two operands");
+  if (block.rows == 0 || block.lanes == 0) return;
+  std::vector<DramView> in = block.in;
+  const bool binary = in.size() == 2;
+  TPUSIM_CHECK(binary == (block.op.has_value() && isa::VectorOpArity(*block.op) == isa::VectorArity::Binary),
+               "EmitVectorBlock: operand count does not match the op");
+  if (binary && Commutative(*block.op) && in[0].row_stride == 0 && in[1].row_stride != 0) std::swap(in[0], in[1]);
+  const bool bcast_b = binary && in[1].row_stride == 0 && block.rows > 1;
+
+  UbAllocator ub = ctx.NewUb();
+  uint64_t chunk = binary && !bcast_b ? ub.free() / 2 : ub.free() - (bcast_b ? 1 : 0);
+  chunk = std::min({chunk, kMaxInstRows, block.rows});
+  const uint64_t a_row = ub.Take(chunk);
+  const uint64_t b_row = binary ? ub.Take(bcast_b ? 1 : chunk) : 0;
+
+  for (uint64_t l0 = 0; l0 < block.lanes; l0 += ctx.lanes()) {
+    const uint64_t nl = std::min<uint64_t>(ctx.lanes(), block.lanes - l0);
+    if (bcast_b) ctx.Load(isa::DType::F32, in[1].Offset(0, l0), b_row, 1, nl);
+    for (uint64_t r0 = 0; r0 < block.rows; r0 += chunk) {
+      const uint64_t nr = std::min(chunk, block.rows - r0);
+      ctx.Load(isa::DType::F32, in[0].Offset(r0, l0), a_row, nr, nl);
+      if (binary && !bcast_b) ctx.Load(isa::DType::F32, in[1].Offset(r0, l0), b_row, nr, nl);
+      if (block.op.has_value()) ctx.Vector(*block.op, a_row, a_row, b_row, nr, bcast_b);
+      ctx.Store(isa::DType::F32, block.out.Offset(r0, l0), a_row, nr, nl);
+    }
+  }
+}
+
+void EmitFlat(CodegenContext& ctx, std::optional<isa::VectorOp> op, const std::vector<FlatOperand>& in,
+              uint64_t out_addr, uint64_t n) {
+  const uint64_t L = ctx.lanes();
+  ForFlatRows(n, L, [&](uint64_t first_row, uint64_t rows, uint64_t lanes) {
+    VectorBlock block;
+    block.op = op;
+    for (const FlatOperand& o : in) {
+      block.in.push_back(o.scalar ? DramView{o.addr, 0, 0} : DramView{o.addr + first_row * L * kF32Bytes, L, 1});
+    }
+    block.out = {out_addr + first_row * L * kF32Bytes, L, 1};
+    block.rows = rows;
+    block.lanes = lanes;
+    EmitVectorBlock(ctx, block);
+  });
+}
+
+void EmitSplitToBf16Parts(CodegenContext& ctx, uint64_t src, const std::vector<uint64_t>& parts, uint64_t n) {
+  const uint64_t L = ctx.lanes();
+  ForFlatRows(n, L, [&](uint64_t first_row, uint64_t rows, uint64_t lanes) {
+    UbAllocator ub = ctx.NewUb();
+    const uint64_t chunk = std::min({ub.free() / 2, kMaxInstRows, rows});
+    const uint64_t x = ub.Take(chunk), t = ub.Take(chunk);
+    for (uint64_t r0 = 0; r0 < rows; r0 += chunk) {
+      const uint64_t nr = std::min(chunk, rows - r0);
+      const uint64_t row = first_row + r0;
+      ctx.Load(isa::DType::F32, {src + row * L * kF32Bytes, L, 1}, x, nr, lanes);
+      for (size_t p = 0; p < parts.size(); ++p) {
+        if (p > 0) {  // x <- x - bf16(x): the residual the next part represents
+          ctx.Vector(isa::VectorOp::RoundBf16, t, x, x, nr);
+          ctx.Vector(isa::VectorOp::Sub, x, x, t, nr);
+        }
+        ctx.Store(isa::DType::BF16, {parts[p] + row * L * kBf16Bytes, L, 1}, x, nr, lanes);
+      }
+    }
+  });
+}
+
+}  // namespace tpusim::compiler::codegen

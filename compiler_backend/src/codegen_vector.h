@@ -1,0 +1,43 @@
+// Streaming fp32 blocks through the vector unit: LOAD operand rows, one VECTOR op (or none: a copy),
+// STORE. Shared by the elementwise, layout and GEMM lowerings. Each call owns the whole UB while it runs
+// (the program is serialized, see CodegenContext::Emit).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "codegen_context.h"
+#include "tpusim/isa/instruction.h"
+
+namespace tpusim::compiler::codegen {
+
+// out(r, l) = op(in[0](r, l), in[1](r, l)) for r < rows, l < lanes; all views fp32. `in` holds one
+// operand (unary op, or a copy when op is empty) or two (binary op). Lanes are split into chunks of
+// the UB row width and rows into chunks that fit the UB. An operand with row_stride 0 (the same row
+// for every r) is loaded once per lane chunk and broadcast with b_bcast.
+struct VectorBlock {
+  std::optional<isa::VectorOp> op;
+  std::vector<DramView> in;
+  DramView out;
+  uint64_t rows = 0;
+  uint64_t lanes = 0;
+};
+void EmitVectorBlock(CodegenContext& ctx, const VectorBlock& block);
+
+// One operand of a flat elementwise op: `n` contiguous fp32 elements at addr, or one element (scalar)
+// broadcast to all of them.
+struct FlatOperand {
+  uint64_t addr = 0;
+  bool scalar = false;
+};
+// out[i] = op(in[0][i], in[1][i]) for i < n (contiguous fp32 at out_addr), as full UB rows plus one
+// partial row.
+void EmitFlat(CodegenContext& ctx, std::optional<isa::VectorOp> op, const std::vector<FlatOperand>& in,
+              uint64_t out_addr, uint64_t n);
+
+// Splits the n contiguous fp32 values at src into parts.size() bf16 tensors (same layout): parts[p]
+// gets p_p of numerics' split (SplitBf16Parts), rounded by the bf16 STORE.
+void EmitSplitToBf16Parts(CodegenContext& ctx, uint64_t src, const std::vector<uint64_t>& parts, uint64_t n);
+
+}  // namespace tpusim::compiler::codegen

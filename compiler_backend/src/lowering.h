@@ -1,0 +1,54 @@
+// The per-op lowerings of codegen and the table that finds them by ONNX op type. Each op's lowering
+// lives in its own lower_<family>.cc over the shared CodegenContext (codegen_context.h).
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "codegen_context.h"
+#include "tpusim/compiler_backend/ir.h"
+
+namespace tpusim::compiler::codegen {
+
+using LowerFn = absl::Status (*)(const Node& node, CodegenContext& ctx);
+
+struct Lowering {
+  // Plan phase: requests the frame regions the node needs besides its outputs (constant segments,
+  // scratch). Node outputs are assigned by the driver afterwards.
+  LowerFn plan = nullptr;
+  // Emit phase: appends the node's instructions; every region it touches was planned.
+  LowerFn emit = nullptr;
+  // Output 0 shares input 0's region (Reshape, Flatten, Identity) unless it already has its own
+  // (a graph output), in which case emit copies.
+  bool aliases_input = false;
+};
+
+// nullptr if codegen has no lowering for `op_type`.
+const Lowering* FindLowering(std::string_view op_type);
+
+// Default plan: every float constant input gets an fp32 segment.
+absl::Status PlanConstantInputs(const Node& node, CodegenContext& ctx);
+
+// lower_gemm.cc: MatMul (numpy batching, 1-D operands) and Gemm (transA/transB/alpha/beta/C).
+absl::Status PlanGemmNode(const Node& node, CodegenContext& ctx);
+absl::Status EmitMatMulNode(const Node& node, CodegenContext& ctx);
+absl::Status EmitGemmNode(const Node& node, CodegenContext& ctx);
+// lower_fused.cc: which MatMul + bias Add + activation chains fold into the GEMM epilogue.
+struct FusionPlan {
+  std::map<std::string, FusedEpilogue> heads;  // by MatMul node name
+  std::set<std::string> absorbed_nodes;        // emit nothing
+  std::set<std::string> elided_values;         // intermediates that never reach the frame
+};
+FusionPlan FindFusions(const Graph& graph);
+// lower_elementwise.cc: Add, Sub, Mul, Div (multidirectional broadcasting), Relu, Sigmoid, Tanh.
+absl::Status EmitElementwiseNode(const Node& node, CodegenContext& ctx);
+// lower_softmax.cc: Softmax (opset < 13 coerces to 2-D; opset >= 13 reduces one axis).
+absl::Status EmitSoftmaxNode(const Node& node, CodegenContext& ctx);
+// lower_layout.cc: Reshape, Flatten, Identity, Squeeze, Unsqueeze (aliases; a copy when needed).
+absl::Status PlanNothing(const Node& node, CodegenContext& ctx);
+absl::Status EmitAliasNode(const Node& node, CodegenContext& ctx);
+
+}  // namespace tpusim::compiler::codegen

@@ -1,0 +1,95 @@
+// Sessions: place each op of a graph on a device, compile TPU subgraphs to programs (cached), and run
+// them through the driver, falling back to the CPU for ops the TPU does not support.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "isa/proto/arch_config.pb.h"
+#include "tpusim/compiler_backend/compiler.h"
+#include "tpusim/compiler_backend/ir.h"
+#include "tpusim/driver/driver.h"
+#include "tpusim/simulator/engine.h"
+
+namespace tpusim::runtime {
+
+inline constexpr char kTpuDeviceName[] = "/job:localhost/replica:0/task:0/device:TPU:0";
+inline constexpr char kCpuDeviceName[] = "/job:localhost/replica:0/task:0/device:CPU:0";
+
+struct SessionOptions {
+  std::string device = "tpu";         // "tpu": TPU where supported, else CPU; "cpu": everything on CPU
+  std::string engine = "functional";  // TPU engine
+  isa::ArchConfig arch;               // required when device == "tpu"
+  compiler::Precision precision = compiler::Precision::kBf16;
+  bool allow_cpu_fallback = true;     // false: an op the TPU cannot run is an error (conformance runs)
+  bool log_device_placement = false;  // print one line per op, TensorFlow style, when placed
+  std::ostream* log = nullptr;        // where placement lines go (nullptr = std::cerr)
+};
+
+// Where one op runs, and why it is not on the TPU when it is not.
+struct Placement {
+  std::string node;
+  std::string op_type;
+  std::string device;  // kTpuDeviceName or kCpuDeviceName
+  std::string reason;  // empty on the TPU; e.g. "ArgMax is not supported on the TPU" or "requested"
+};
+
+// One line per op, in node order, as TensorFlow's log_device_placement writes them:
+// "MatMul: /job:localhost/replica:0/task:0/device:TPU:0\n".
+std::string FormatPlacementLog(const std::vector<Placement>& placements);
+
+// What one Run did.
+struct RunReport {
+  double wall_seconds = 0;
+  double compile_seconds = 0;
+  int programs_compiled = 0;   // cache misses in this run
+  int program_cache_hits = 0;
+  int tpu_launches = 0;
+  int cpu_kernels = 0;
+  int tpu_segments = 0;        // TPU subgraphs executed (one launch each)
+  simulator::RunStats tpu;     // accumulated over the run's TPU launches
+  std::vector<std::string> tpu_op_names;  // tpu.op_instructions / op_macs index -> node name, merged
+};
+
+// Placement rules (Create), per node in order:
+//  - options.device == "cpu": CPU (reason "session device is cpu").
+//  - requested_device CPU ("/device:CPU:0" or any form CanonicalDeviceSpec accepts): CPU (reason
+//    "requested"); with no CPU kernel it goes to the TPU if the TPU supports it (soft placement).
+//  - otherwise (no request, or TPU requested): the TPU if compiler::CheckTpuSupport is OK; else the
+//    CPU if a CPU kernel exists and allow_cpu_fallback (reason = the TPU's refusal message).
+//  - anything else is collected into the one "unsupported ops" error.
+// Execution (Run): nodes run in order; each maximal run of consecutive TPU-placed nodes is one
+// segment, compiled (compiler::Compile with options.arch and options.precision) into one program per
+// distinct set of segment input shapes (cached for the session's lifetime), loaded once onto the tpu
+// device and launched on its stream. Constants consumed by a segment are baked into its program;
+// values a segment produces that later nodes or the graph outputs use are its program outputs. CPU ops
+// run as host kernels on the cpu device's stream.
+class Session {
+ public:
+  // Validates the graph, infers shapes where possible (InferShapesWithCpuKernels), places every op,
+  // opens the devices (the tpu device with options.engine and options.arch when options.device is
+  // "tpu") and, when log_device_placement is set, writes the placement log to options.log. If some ops
+  // can run nowhere (not on the TPU and no CPU kernel; or not on the TPU when fallback is off), fails
+  // with ONE Unimplemented error listing all of them ("unsupported ops: Foo (node 'a'), Bar (node
+  // 'b')", followed by "; " and the per-node reasons). InvalidArgument for a bad graph, a bad requested
+  // device, or options.device other than "tpu"/"cpu".
+  static absl::StatusOr<std::unique_ptr<Session>> Create(compiler::Graph graph, SessionOptions options);
+  virtual ~Session() = default;
+
+  virtual const std::vector<Placement>& placements() const = 0;
+  virtual const compiler::Graph& graph() const = 0;
+  // The opened tpu device (nullptr when options.device == "cpu"). Owned by the session.
+  virtual const driver::Device* tpu_device() const = 0;
+  // Feeds every graph input by name (dtype and shape must match the graph's declared input shape
+  // where known) and returns every graph output by name. InvalidArgument naming the input for a
+  // missing, unknown, or mismatched (dtype/shape) feed. Calls are serialized by the session (any
+  // thread may call Run; concurrent calls wait for each other).
+  virtual absl::StatusOr<std::map<std::string, compiler::Tensor>> Run(
+      const std::map<std::string, compiler::Tensor>& feeds, RunReport* report = nullptr) = 0;
+};
+
+}  // namespace tpusim::runtime

@@ -1,0 +1,43 @@
+// Private helpers shared by the CPU kernel files (cpu_kernels_*.cc). Not a public header.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "tpusim/runtime/cpu_kernels.h"
+
+namespace tpusim::runtime::detail {
+
+using compiler::DataType;
+using compiler::Node;
+using compiler::Shape;
+using compiler::Tensor;
+
+// "MatMul (node 'fc1')": the prefix of every kernel error.
+std::string Where(const Node& node);
+absl::Status KernelError(const Node& node, absl::string_view message);  // InvalidArgument
+
+// Checks the input count is in [min, max] and that the first `min` are present.
+absl::Status CheckArity(const Node& node, const std::vector<KernelInputInfo>& in, size_t min, size_t max);
+// Axis in [-rank, rank) (or [-rank, rank] when `allow_rank`) -> [0, rank).
+absl::StatusOr<int64_t> NormalizeAxis(const Node& node, int64_t axis, int64_t rank, bool allow_rank = false);
+
+// Row-major strides of a shape (elements).
+std::vector<int64_t> Strides(const Shape& shape);
+// Multidirectional (numpy) broadcast of two shapes; InvalidArgument naming both when incompatible.
+absl::StatusOr<Shape> BroadcastShapes(const Node& node, const Shape& a, const Shape& b);
+// Strides of `in` when broadcast to `out` (0 along broadcast dims), aligned to out's rank.
+std::vector<int64_t> BroadcastStrides(const Shape& in, const Shape& out);
+
+// Input infos for kernels called from compute(): every present tensor's dtype/shape, and the value.
+std::vector<KernelInputInfo> InfosOf(const std::vector<const Tensor*>& inputs);
+
+// Kernel tables, one per file; cpu_kernels.cc concatenates them.
+void AppendMatMulKernels(std::vector<CpuKernel>& out);
+void AppendElementwiseKernels(std::vector<CpuKernel>& out);
+void AppendShapeKernels(std::vector<CpuKernel>& out);
+void AppendReduceKernels(std::vector<CpuKernel>& out);
+
+}  // namespace tpusim::runtime::detail

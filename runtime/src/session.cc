@@ -1,0 +1,63 @@
+// Session::Create: validation, shape inference, placement, the placement log and the devices.
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "session_impl.h"
+#include "tpusim/isa/status_macros.h"
+#include "tpusim/runtime/cpu_kernels.h"
+
+namespace tpusim::runtime {
+
+absl::StatusOr<std::unique_ptr<Session>> Session::Create(compiler::Graph graph, SessionOptions options) {
+  if (options.device != "tpu" && options.device != "cpu") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("session device '", options.device, "' is not one of: tpu, cpu"));
+  }
+  TPUSIM_RETURN_IF_ERROR(graph.Validate());
+  TPUSIM_RETURN_IF_ERROR(InferShapesWithCpuKernels(graph));
+  TPUSIM_ASSIGN_OR_RETURN(std::vector<Placement> placements, detail::PlaceNodes(graph, options));
+  auto session = std::make_unique<detail::SessionImpl>(std::move(graph), std::move(options), std::move(placements));
+  TPUSIM_RETURN_IF_ERROR(session->OpenDevices());
+  return std::unique_ptr<Session>(std::move(session));
+}
+
+namespace detail {
+
+SessionImpl::SessionImpl(compiler::Graph graph, SessionOptions options, std::vector<Placement> placements)
+    : graph_(std::move(graph)), options_(std::move(options)), placements_(std::move(placements)) {
+  plan_ = PlanExecution(graph_, placements_);
+}
+
+absl::Status SessionImpl::OpenDevices() {
+  TPUSIM_ASSIGN_OR_RETURN(driver::Platform * cpu_platform, driver::GetPlatform("cpu"));
+  TPUSIM_ASSIGN_OR_RETURN(cpu_, cpu_platform->OpenDevice(0, driver::DeviceOptions{}));
+  TPUSIM_ASSIGN_OR_RETURN(cpu_stream_, cpu_->CreateStream());
+  if (options_.device == "tpu") {
+    TPUSIM_ASSIGN_OR_RETURN(driver::Platform * tpu_platform, driver::GetPlatform("tpu"));
+    driver::DeviceOptions tpu_options;
+    tpu_options.engine = options_.engine;
+    tpu_options.arch = options_.arch;
+    absl::StatusOr<std::unique_ptr<driver::Device>> tpu = tpu_platform->OpenDevice(0, tpu_options);
+    if (!tpu.ok()) {
+      return absl::Status(tpu.status().code(), absl::StrCat("opening the TPU device: ", tpu.status().message()));
+    }
+    tpu_ = std::move(*tpu);
+    TPUSIM_ASSIGN_OR_RETURN(tpu_stream_, tpu_->CreateStream());
+  }
+  if (options_.log_device_placement) {
+    std::ostream& log = options_.log != nullptr ? *options_.log : std::cerr;
+    log << FormatPlacementLog(placements_) << std::flush;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<driver::Stream*> SessionImpl::StreamFor(driver::Device& device, std::unique_ptr<driver::Stream>& stream) {
+  if (stream == nullptr || !stream->status().ok()) {
+    stream.reset();
+    TPUSIM_ASSIGN_OR_RETURN(stream, device.CreateStream());
+  }
+  return stream.get();
+}
+
+}  // namespace detail
+}  // namespace tpusim::runtime

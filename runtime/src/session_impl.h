@@ -1,0 +1,96 @@
+// The Session implementation (session.h), private to runtime/src. Split by responsibility:
+//   session.cc          Create: validation, shape inference, devices, the placement log
+//   placement.cc        PlaceNodes: the placement rules and the one unsupported-ops error
+//   session_segments.cc the execution plan (CPU steps and TPU segments) and segment subgraphs
+//   session_run.cc      Run: feeds, CPU host kernels and TPU launches through the driver
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "tpusim/driver/driver.h"
+#include "tpusim/runtime/session.h"
+
+namespace tpusim::runtime::detail {
+
+// Places every node (the rules in session.h). Unimplemented listing every op that can run nowhere.
+absl::StatusOr<std::vector<Placement>> PlaceNodes(const compiler::Graph& graph, const SessionOptions& options);
+
+// A maximal run of consecutive TPU-placed nodes, run as one program.
+struct Segment {
+  std::vector<int> nodes;               // indices into graph.nodes, in order
+  std::vector<std::string> inputs;      // non-constant values used but not produced here (first use)
+  std::vector<std::string> constants;   // constant values used (baked into the program)
+  std::vector<std::string> outputs;     // values produced here that later nodes or graph outputs use
+};
+
+// One step of a run: a CPU node (node >= 0) or a TPU segment (segment >= 0).
+struct Step {
+  int node = -1;
+  int segment = -1;
+};
+
+struct ExecutionPlan {
+  std::vector<Segment> segments;
+  std::vector<Step> steps;
+  // release_after[s]: computed values no step after s reads and that are not graph outputs (freed
+  // from the run's host environment once step s is done).
+  std::vector<std::vector<std::string>> release_after;
+};
+
+ExecutionPlan PlanExecution(const compiler::Graph& graph, const std::vector<Placement>& placements);
+
+// The subgraph of `segment` with its inputs given `input_shapes` / `input_dtypes` (segment.inputs
+// order), shapes inferred, ready for compiler::Compile.
+absl::StatusOr<compiler::Graph> SegmentSubgraph(const compiler::Graph& graph, const Segment& segment,
+                                                const std::vector<const compiler::Tensor*>& inputs);
+
+class SessionImpl : public Session {
+ public:
+  SessionImpl(compiler::Graph graph, SessionOptions options, std::vector<Placement> placements);
+  absl::Status OpenDevices();
+
+  const std::vector<Placement>& placements() const override { return placements_; }
+  const compiler::Graph& graph() const override { return graph_; }
+  const driver::Device* tpu_device() const override { return tpu_.get(); }
+  absl::StatusOr<std::map<std::string, compiler::Tensor>> Run(const std::map<std::string, compiler::Tensor>& feeds,
+                                                              RunReport* report) override;
+
+ private:
+  // A compiled segment program, loaded on the tpu device.
+  struct Loaded {
+    isa::Program program;
+    std::unique_ptr<driver::Executable> executable;
+  };
+  // Host-side values of one run: the caller's feeds (borrowed) and the values computed so far;
+  // constants are read from graph_.
+  struct Env {
+    const std::map<std::string, compiler::Tensor>* feeds = nullptr;
+    std::map<std::string, compiler::Tensor> computed;
+  };
+
+  absl::Status ValidateFeeds(const std::map<std::string, compiler::Tensor>& feeds) const;
+  const compiler::Tensor* Lookup(const Env& env, const std::string& name) const;
+  absl::Status RunCpuNode(const compiler::Node& node, Env& env, RunReport& report);
+  absl::Status RunSegment(int index, Env& env, RunReport& report);
+  absl::StatusOr<Loaded*> GetProgram(int index, const std::vector<const compiler::Tensor*>& inputs,
+                                     RunReport& report);
+  // A usable stream for `device`: the current one, or a fresh one if a failure made it sticky.
+  absl::StatusOr<driver::Stream*> StreamFor(driver::Device& device, std::unique_ptr<driver::Stream>& stream);
+
+  compiler::Graph graph_;
+  SessionOptions options_;
+  std::vector<Placement> placements_;
+  ExecutionPlan plan_;
+  std::unique_ptr<driver::Device> cpu_;
+  std::unique_ptr<driver::Device> tpu_;  // null when options_.device == "cpu"
+  std::unique_ptr<driver::Stream> cpu_stream_;
+  std::unique_ptr<driver::Stream> tpu_stream_;
+  std::map<std::string, Loaded> programs_;  // compile cache: "segment:shapes" -> loaded program
+  std::mutex run_mu_;                        // serializes Run
+};
+
+}  // namespace tpusim::runtime::detail

@@ -1,0 +1,91 @@
+// Helpers for tests that use the ONNX backend node tests shipped by Debian's libonnx-testdata:
+// locating a test, loading its data sets, and comparing at ONNX's backend-test tolerance.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "tpusim/compiler_backend/ir.h"
+
+namespace tpusim::testing {
+
+inline constexpr char kOnnxNodeTestRoot[] = "/usr/share/libonnx-testdata/data/node";
+
+inline std::string OnnxNodeTestDir(const std::string& name) {
+  return absl::StrCat(kOnnxNodeTestRoot, "/", name);
+}
+
+// The test_data_set_* folders of a node test, sorted.
+inline std::vector<std::string> OnnxDataSets(const std::string& test_dir) {
+  std::vector<std::string> sets;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(test_dir, ec)) {
+    if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) {
+      sets.push_back(e.path().string());
+    }
+  }
+  std::sort(sets.begin(), sets.end());
+  return sets;
+}
+
+// The <prefix>_K.pb files of a data set (input_0.pb, input_1.pb, ...), in K order.
+inline std::vector<std::string> OnnxDataFiles(const std::string& set_dir, const std::string& prefix) {
+  std::vector<std::string> files;
+  for (int k = 0;; ++k) {
+    std::string path = absl::StrCat(set_dir, "/", prefix, "_", k, ".pb");
+    if (!std::filesystem::exists(path)) break;
+    files.push_back(path);
+  }
+  return files;
+}
+
+// numpy.testing.assert_allclose(actual, expected, rtol, atol) as ONNX's backend tests call it
+// (rtol 1e-3, atol 1e-7): |actual - expected| <= atol + rtol * |expected| elementwise, NaN equal to
+// NaN, infinities equal only to themselves; shapes and dtypes must match; integers compare exactly.
+// Returns "" when close, else a description of the first mismatch.
+inline std::string AllCloseMismatch(const compiler::Tensor& actual, const compiler::Tensor& expected,
+                                    double rtol = 1e-3, double atol = 1e-7) {
+  if (actual.dtype() != expected.dtype()) {
+    return absl::StrCat("dtype ", std::string(compiler::DataTypeName(actual.dtype())), " != expected ",
+                        std::string(compiler::DataTypeName(expected.dtype())));
+  }
+  if (actual.shape() != expected.shape()) {
+    return absl::StrCat("shape ", compiler::ShapeToString(actual.shape()), " != expected ",
+                        compiler::ShapeToString(expected.shape()));
+  }
+  const int64_t n = expected.num_elements();
+  if (expected.dtype() != compiler::DataType::kFloat32) {
+    if (actual.byte_size() != expected.byte_size() ||
+        std::memcmp(actual.data(), expected.data(), expected.byte_size()) != 0) {
+      return "integer/bool values differ";
+    }
+    return "";
+  }
+  int64_t bad = 0;
+  std::string first;
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = actual.as<float>()[i];
+    const double e = expected.as<float>()[i];
+    bool ok;
+    if (std::isnan(e) || std::isnan(a)) {
+      ok = std::isnan(e) && std::isnan(a);
+    } else if (std::isinf(e) || std::isinf(a)) {
+      ok = a == e;
+    } else {
+      ok = std::fabs(a - e) <= atol + rtol * std::fabs(e);
+    }
+    if (!ok) {
+      if (bad == 0) first = absl::StrCat("element ", i, ": actual ", a, " vs expected ", e);
+      ++bad;
+    }
+  }
+  if (bad == 0) return "";
+  return absl::StrCat(bad, " of ", n, " elements differ; first: ", first);
+}
+
+}  // namespace tpusim::testing
