@@ -14,7 +14,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "codegen_context.h"
-#include "codegen_gemm.h"
 #include "codegen_vector.h"
 #include "lowering.h"
 #include "tpusim/compiler_backend/compiler.h"

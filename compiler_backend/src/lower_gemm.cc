@@ -9,6 +9,7 @@
 // B enters the array as bf16 parts: a constant B is split at compile time into bf16 segments; a
 // non-constant B in multi-pass precision is split by the vector unit into scratch parts before the
 // GEMMs; in bf16 precision a non-constant B is loaded as fp32 (rounded on entry to the array).
+#include <algorithm>
 #include <string>
 #include <vector>
 
