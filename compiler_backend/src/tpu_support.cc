@@ -16,7 +16,7 @@ constexpr int64_t kMaxTpuElements = int64_t{1} << 31;
 
 const std::set<std::string>& TpuOps() {
   static const auto* ops = new std::set<std::string>{
-      "MatMul", "Gemm",    "Add",     "Sub",     "Mul",      "Relu",     "Sigmoid",
+      "MatMul", "Gemm",    "Add",     "Sub",     "Mul",      "Div",      "Relu",     "Sigmoid",
       "Tanh",   "Softmax", "Flatten", "Reshape", "Identity", "Constant",
   };
   return *ops;
@@ -57,7 +57,7 @@ absl::Status CheckLegacyBroadcast(const Node& node, const Graph& graph) {
   return NotSupported(node, "with opset-6 broadcasting at an inner axis is not supported on the TPU");
 }
 
-absl::Status Check(const Node& node, const Graph& graph) {
+absl::Status Check(const Node& node, const Graph& graph, const std::set<std::string>& compile_time_inputs) {
   if (TpuOps().count(node.op_type) == 0) return NotSupported(node, "is not supported on the TPU");
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     if (node.inputs[i].empty() || !IsDataInput(node, i)) continue;
@@ -69,11 +69,12 @@ absl::Status Check(const Node& node, const Graph& graph) {
   if (node.op_type == "Reshape") {
     if (node.opset < 5) return NotSupported(node, "before opset 5 (shape as an attribute) is not supported on the TPU");
     const Value* shape = node.inputs.size() == 2 ? graph.FindValue(node.inputs[1]) : nullptr;
-    if (shape == nullptr || !shape->constant.has_value()) {
+    if (shape == nullptr || (!shape->constant.has_value() && compile_time_inputs.count(node.inputs[1]) == 0)) {
       return NotSupported(node, "with a shape computed at run time is not supported on the TPU");
     }
   }
-  if ((node.op_type == "Add" || node.op_type == "Sub" || node.op_type == "Mul") && node.opset < 7) {
+  if ((node.op_type == "Add" || node.op_type == "Sub" || node.op_type == "Mul" || node.op_type == "Div") &&
+      node.opset < 7) {
     TPUSIM_RETURN_IF_ERROR(CheckLegacyBroadcast(node, graph));
   }
   return absl::OkStatus();
@@ -84,8 +85,10 @@ absl::Status Check(const Node& node, const Graph& graph) {
 // Softmax: both the opset < 13 semantics (coerce to 2-D at `axis`) and the opset >= 13 semantics (one
 // axis) are supported. Every failure, including a malformed attribute, is reported as Unimplemented so
 // that the session places the node on the CPU, whose kernel reports the real error.
-absl::Status CheckTpuSupport(const Node& node, const Graph& graph) {
-  absl::Status status = Check(node, graph);
+absl::Status CheckTpuSupport(const Node& node, const Graph& graph) { return CheckTpuSupport(node, graph, {}); }
+
+absl::Status CheckTpuSupport(const Node& node, const Graph& graph, const std::set<std::string>& compile_time_inputs) {
+  absl::Status status = Check(node, graph, compile_time_inputs);
   if (status.ok() || absl::IsUnimplemented(status)) return status;
   return absl::UnimplementedError(
       absl::StrCat(node.op_type, " is not supported on the TPU: ", status.message()));

@@ -153,13 +153,16 @@ absl::StatusOr<uint64_t> TpuCore::RunLaunch(const LoadedProgram& loaded,
   const isa::Program& program = loaded.program;
   TPUSIM_RETURN_IF_ERROR(CheckBuffers(name_, "input", program.inputs(), loaded.input_bytes, inputs));
   TPUSIM_RETURN_IF_ERROR(CheckBuffers(name_, "output", program.outputs(), loaded.output_bytes, outputs));
+  // Zero-byte bindings (tensors with a 0 dimension) take the null buffer and move nothing.
   for (size_t i = 0; i < inputs.size(); ++i) {
+    if (loaded.input_bytes[i] == 0) continue;
     TPUSIM_RETURN_IF_ERROR(space_
                                .Resolve(inputs[i], loaded.input_bytes[i],
                                         absl::StrCat("Launch input '", program.inputs(i).name(), "'"))
                                .status());
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
+    if (loaded.output_bytes[i] == 0) continue;
     TPUSIM_RETURN_IF_ERROR(space_
                                .Resolve(outputs[i], loaded.output_bytes[i],
                                         absl::StrCat("Launch output '", program.outputs(i).name(), "'"))
@@ -169,6 +172,7 @@ absl::StatusOr<uint64_t> TpuCore::RunLaunch(const LoadedProgram& loaded,
   std::lock_guard<std::mutex> lock(state_mu_);
   const uint64_t frame = loaded.frame.address;
   for (size_t i = 0; i < inputs.size(); ++i) {
+    if (loaded.input_bytes[i] == 0) continue;
     TPUSIM_RETURN_IF_ERROR(
         DramMoveLocked(frame + program.inputs(i).dram_offset(), inputs[i].address, loaded.input_bytes[i]));
   }
@@ -180,6 +184,7 @@ absl::StatusOr<uint64_t> TpuCore::RunLaunch(const LoadedProgram& loaded,
                                                           " engine): ", run.status().message()));
   }
   for (size_t i = 0; i < outputs.size(); ++i) {
+    if (loaded.output_bytes[i] == 0) continue;
     TPUSIM_RETURN_IF_ERROR(
         DramMoveLocked(outputs[i].address, frame + program.outputs(i).dram_offset(), loaded.output_bytes[i]));
   }

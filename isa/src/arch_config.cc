@@ -152,6 +152,8 @@ absl::Status ValidateArchConfig(const ArchConfig& cfg, std::string_view origin) 
   TPUSIM_RETURN_IF_ERROR(CheckRange(origin, "dram_latency_cycles", cfg.dram_latency_cycles(), 0, 100000));
   TPUSIM_RETURN_IF_ERROR(CheckOpenClosed(origin, "host_link_gbps", cfg.host_link_gbps(), 0, INFINITY));
   TPUSIM_RETURN_IF_ERROR(CheckRange(origin, "vector_lanes", cfg.vector_lanes(), 1, 1u << 20));
+  TPUSIM_RETURN_IF_ERROR(
+      CheckRange(origin, "instruction_queue_depth", cfg.instruction_queue_depth(), 1, 1024));
   return absl::OkStatus();
 }
 

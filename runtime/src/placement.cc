@@ -18,7 +18,27 @@ std::string FormatPlacementLog(const std::vector<Placement>& placements) {
 
 namespace detail {
 
-absl::StatusOr<std::vector<Placement>> PlaceNodes(const compiler::Graph& graph, const SessionOptions& options) {
+std::set<std::string> FindCompileTimeInputs(const compiler::Graph& graph) {
+  std::set<std::string> found;
+  for (const std::string& name : graph.inputs) {
+    const compiler::Value* v = graph.FindValue(name);
+    if (v == nullptr || v->constant.has_value()) continue;
+    bool used = false;
+    bool only_as_shape = true;
+    for (const compiler::Node& node : graph.nodes) {
+      for (size_t i = 0; i < node.inputs.size(); ++i) {
+        if (node.inputs[i] != name) continue;
+        used = true;
+        only_as_shape &= node.op_type == "Reshape" && i == 1;
+      }
+    }
+    if (used && only_as_shape) found.insert(name);
+  }
+  return found;
+}
+
+absl::StatusOr<std::vector<Placement>> PlaceNodes(const compiler::Graph& graph, const SessionOptions& options,
+                                                  const std::set<std::string>& compile_time_inputs) {
   std::vector<Placement> placements;
   std::vector<std::string> unsupported;  // "Foo (node 'a')"
   std::vector<std::string> reasons;      // "a: why"
@@ -34,7 +54,7 @@ absl::StatusOr<std::vector<Placement>> PlaceNodes(const compiler::Graph& graph, 
       p.reason = "session device is cpu";
       if (!has_cpu_kernel) failure = "no CPU kernel (the session device is cpu)";
     } else {
-      const absl::Status tpu = compiler::CheckTpuSupport(node, graph);
+      const absl::Status tpu = compiler::CheckTpuSupport(node, graph, compile_time_inputs);
       const std::string tpu_reason = tpu.ok() ? "" : std::string(tpu.message());
       if (*requested == "/device:CPU:0" && has_cpu_kernel) {
         p.reason = "requested";

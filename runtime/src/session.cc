@@ -15,17 +15,24 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(compiler::Graph graph, 
   }
   TPUSIM_RETURN_IF_ERROR(graph.Validate());
   TPUSIM_RETURN_IF_ERROR(InferShapesWithCpuKernels(graph));
-  TPUSIM_ASSIGN_OR_RETURN(std::vector<Placement> placements, detail::PlaceNodes(graph, options));
-  auto session = std::make_unique<detail::SessionImpl>(std::move(graph), std::move(options), std::move(placements));
+  std::set<std::string> compile_time_inputs = detail::FindCompileTimeInputs(graph);
+  TPUSIM_ASSIGN_OR_RETURN(std::vector<Placement> placements,
+                          detail::PlaceNodes(graph, options, compile_time_inputs));
+  auto session = std::make_unique<detail::SessionImpl>(std::move(graph), std::move(options), std::move(placements),
+                                                       std::move(compile_time_inputs));
   TPUSIM_RETURN_IF_ERROR(session->OpenDevices());
   return std::unique_ptr<Session>(std::move(session));
 }
 
 namespace detail {
 
-SessionImpl::SessionImpl(compiler::Graph graph, SessionOptions options, std::vector<Placement> placements)
-    : graph_(std::move(graph)), options_(std::move(options)), placements_(std::move(placements)) {
-  plan_ = PlanExecution(graph_, placements_);
+SessionImpl::SessionImpl(compiler::Graph graph, SessionOptions options, std::vector<Placement> placements,
+                         std::set<std::string> compile_time_inputs)
+    : graph_(std::move(graph)),
+      options_(std::move(options)),
+      placements_(std::move(placements)),
+      compile_time_inputs_(std::move(compile_time_inputs)) {
+  plan_ = PlanExecution(graph_, placements_, compile_time_inputs_);
 }
 
 absl::Status SessionImpl::OpenDevices() {

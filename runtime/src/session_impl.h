@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,14 +17,22 @@
 
 namespace tpusim::runtime::detail {
 
-// Places every node (the rules in session.h). Unimplemented listing every op that can run nowhere.
-absl::StatusOr<std::vector<Placement>> PlaceNodes(const compiler::Graph& graph, const SessionOptions& options);
+// XLA-style compile-time constant inputs: the graph inputs read only as a Reshape's shape (input 1).
+// A TPU segment bakes the fed value into its program as a constant (one program per distinct value),
+// so such a Reshape is TPU-supported although its shape is unknown until Run.
+std::set<std::string> FindCompileTimeInputs(const compiler::Graph& graph);
+
+// Places every node (the rules in session.h), with `compile_time_inputs` as given to
+// compiler::CheckTpuSupport. Unimplemented listing every op that can run nowhere.
+absl::StatusOr<std::vector<Placement>> PlaceNodes(const compiler::Graph& graph, const SessionOptions& options,
+                                                  const std::set<std::string>& compile_time_inputs);
 
 // A maximal run of consecutive TPU-placed nodes, run as one program.
 struct Segment {
   std::vector<int> nodes;               // indices into graph.nodes, in order
   std::vector<std::string> inputs;      // non-constant values used but not produced here (first use)
   std::vector<std::string> constants;   // constant values used (baked into the program)
+  std::vector<std::string> compile_time_inputs;  // fed values used, baked in as constants (first use)
   std::vector<std::string> outputs;     // values produced here that later nodes or graph outputs use
 };
 
@@ -41,16 +50,20 @@ struct ExecutionPlan {
   std::vector<std::vector<std::string>> release_after;
 };
 
-ExecutionPlan PlanExecution(const compiler::Graph& graph, const std::vector<Placement>& placements);
+ExecutionPlan PlanExecution(const compiler::Graph& graph, const std::vector<Placement>& placements,
+                            const std::set<std::string>& compile_time_inputs);
 
-// The subgraph of `segment` with its inputs given `input_shapes` / `input_dtypes` (segment.inputs
-// order), shapes inferred, ready for compiler::Compile.
+// The subgraph of `segment`, ready for compiler::Compile: its graph inputs are segment.inputs with the
+// dtypes and shapes of `inputs` (same order); segment.compile_time_inputs are constants holding
+// `compile_time_values` (same order); shapes inferred. Pointers are borrowed for the call.
 absl::StatusOr<compiler::Graph> SegmentSubgraph(const compiler::Graph& graph, const Segment& segment,
-                                                const std::vector<const compiler::Tensor*>& inputs);
+                                                const std::vector<const compiler::Tensor*>& inputs,
+                                                const std::vector<const compiler::Tensor*>& compile_time_values);
 
 class SessionImpl : public Session {
  public:
-  SessionImpl(compiler::Graph graph, SessionOptions options, std::vector<Placement> placements);
+  SessionImpl(compiler::Graph graph, SessionOptions options, std::vector<Placement> placements,
+              std::set<std::string> compile_time_inputs);
   absl::Status OpenDevices();
 
   const std::vector<Placement>& placements() const override { return placements_; }
@@ -76,7 +89,10 @@ class SessionImpl : public Session {
   const compiler::Tensor* Lookup(const Env& env, const std::string& name) const;
   absl::Status RunCpuNode(const compiler::Node& node, Env& env, RunReport& report);
   absl::Status RunSegment(int index, Env& env, RunReport& report);
+  // The program of segment `index` for these inputs and compile-time values (segment order), compiled
+  // and loaded on a cache miss.
   absl::StatusOr<Loaded*> GetProgram(int index, const std::vector<const compiler::Tensor*>& inputs,
+                                     const std::vector<const compiler::Tensor*>& compile_time_values,
                                      RunReport& report);
   // A usable stream for `device`: the current one, or a fresh one if a failure made it sticky.
   absl::StatusOr<driver::Stream*> StreamFor(driver::Device& device, std::unique_ptr<driver::Stream>& stream);
@@ -84,12 +100,14 @@ class SessionImpl : public Session {
   compiler::Graph graph_;
   SessionOptions options_;
   std::vector<Placement> placements_;
+  std::set<std::string> compile_time_inputs_;  // FindCompileTimeInputs(graph_)
   ExecutionPlan plan_;
   std::unique_ptr<driver::Device> cpu_;
   std::unique_ptr<driver::Device> tpu_;  // null when options_.device == "cpu"
   std::unique_ptr<driver::Stream> cpu_stream_;
   std::unique_ptr<driver::Stream> tpu_stream_;
-  std::map<std::string, Loaded> programs_;  // compile cache: "segment:shapes" -> loaded program
+  // Compile cache: "segment|input dtypes and shapes|compile-time dtypes, shapes and values" -> program.
+  std::map<std::string, Loaded> programs_;
   std::mutex run_mu_;                        // serializes Run
 };
 

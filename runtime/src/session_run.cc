@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cpu_kernels_internal.h"
@@ -29,9 +30,13 @@ class ScopedAllocations {
     stream_.Synchronize().IgnoreError();
     for (const driver::DeviceMemory& mem : live_) device_.Free(mem).IgnoreError();
   }
-  // Zero-byte requests get one byte so every tensor has a distinct, non-null allocation.
-  absl::StatusOr<driver::DeviceMemory> Allocate(uint64_t bytes) {
-    TPUSIM_ASSIGN_OR_RETURN(driver::DeviceMemory mem, device_.Allocate(std::max<uint64_t>(bytes, 1)));
+  // Zero-byte requests get one byte so every tensor has a distinct, non-null allocation (host kernel
+  // buffers).
+  absl::StatusOr<driver::DeviceMemory> Allocate(uint64_t bytes) { return AllocateExact(std::max<uint64_t>(bytes, 1)); }
+  // Exactly `bytes` (a zero-byte request gets the driver's null memory): program launch buffers must
+  // match their bindings' byte sizes.
+  absl::StatusOr<driver::DeviceMemory> AllocateExact(uint64_t bytes) {
+    TPUSIM_ASSIGN_OR_RETURN(driver::DeviceMemory mem, device_.Allocate(bytes));
     live_.push_back(mem);
     return mem;
   }
@@ -171,11 +176,18 @@ absl::Status SessionImpl::RunCpuNode(const compiler::Node& node, Env& env, RunRe
   return absl::OkStatus();
 }
 
-absl::StatusOr<SessionImpl::Loaded*> SessionImpl::GetProgram(int index, const std::vector<const compiler::Tensor*>& inputs,
-                                                            RunReport& report) {
+absl::StatusOr<SessionImpl::Loaded*> SessionImpl::GetProgram(
+    int index, const std::vector<const compiler::Tensor*>& inputs,
+    const std::vector<const compiler::Tensor*>& compile_time_values, RunReport& report) {
   std::string key = absl::StrCat(index);
   for (const compiler::Tensor* t : inputs) {
     absl::StrAppend(&key, "|", std::string(compiler::DataTypeName(t->dtype())), compiler::ShapeToString(t->shape()));
+  }
+  // A compile-time value is part of the program, so its bytes are part of the key.
+  for (const compiler::Tensor* t : compile_time_values) {
+    absl::StrAppend(&key, "|", std::string(compiler::DataTypeName(t->dtype())), compiler::ShapeToString(t->shape()),
+                    "=", absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(t->data()),
+                                                                  t->byte_size())));
   }
   if (auto it = programs_.find(key); it != programs_.end()) {
     ++report.program_cache_hits;
@@ -186,7 +198,7 @@ absl::StatusOr<SessionImpl::Loaded*> SessionImpl::GetProgram(int index, const st
   std::vector<std::string> names;
   for (int n : segment.nodes) names.push_back(graph_.nodes[n].name);
   const std::string where = absl::StrCat("TPU segment ", index, " (", absl::StrJoin(names, ", "), ")");
-  absl::StatusOr<compiler::Graph> sub = SegmentSubgraph(graph_, segment, inputs);
+  absl::StatusOr<compiler::Graph> sub = SegmentSubgraph(graph_, segment, inputs, compile_time_values);
   if (!sub.ok()) return absl::Status(sub.status().code(), absl::StrCat(where, ": ", sub.status().message()));
   compiler::CompileOptions compile_options;
   compile_options.arch = options_.arch;
@@ -215,7 +227,12 @@ absl::Status SessionImpl::RunSegment(int index, Env& env, RunReport& report) {
     inputs.push_back(Lookup(env, name));
     if (inputs.back() == nullptr) return absl::InternalError(absl::StrCat("value '", name, "' was not computed"));
   }
-  TPUSIM_ASSIGN_OR_RETURN(Loaded * loaded, GetProgram(index, inputs, report));
+  std::vector<const compiler::Tensor*> compile_time_values;
+  for (const std::string& name : segment.compile_time_inputs) {
+    compile_time_values.push_back(Lookup(env, name));
+    if (compile_time_values.back() == nullptr) return absl::InternalError(absl::StrCat("input '", name, "' was not fed"));
+  }
+  TPUSIM_ASSIGN_OR_RETURN(Loaded * loaded, GetProgram(index, inputs, compile_time_values, report));
   const isa::Program& program = loaded->program;
   TPUSIM_ASSIGN_OR_RETURN(driver::Stream * stream, StreamFor(*tpu_, tpu_stream_));
   ScopedAllocations memory(*tpu_, *stream);
@@ -233,7 +250,7 @@ absl::Status SessionImpl::RunSegment(int index, Env& env, RunReport& report) {
                                               "; the value is ", std::string(compiler::DataTypeName(t->dtype())),
                                               compiler::ShapeToString(t->shape())));
     }
-    TPUSIM_ASSIGN_OR_RETURN(driver::DeviceMemory mem, memory.Allocate(t->byte_size()));
+    TPUSIM_ASSIGN_OR_RETURN(driver::DeviceMemory mem, memory.AllocateExact(t->byte_size()));
     stream->MemcpyHostToDevice(mem, t->data(), t->byte_size());
     in_mems.push_back(mem);
   }
@@ -241,7 +258,7 @@ absl::Status SessionImpl::RunSegment(int index, Env& env, RunReport& report) {
   for (const isa::Binding& b : program.outputs()) {
     TPUSIM_ASSIGN_OR_RETURN(compiler::DataType dtype, BindingDataType(b));
     outputs.emplace_back(dtype, compiler::Shape(b.shape().begin(), b.shape().end()));
-    TPUSIM_ASSIGN_OR_RETURN(driver::DeviceMemory mem, memory.Allocate(outputs.back().byte_size()));
+    TPUSIM_ASSIGN_OR_RETURN(driver::DeviceMemory mem, memory.AllocateExact(outputs.back().byte_size()));
     out_mems.push_back(mem);
   }
   simulator::RunStats stats;

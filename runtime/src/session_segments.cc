@@ -16,15 +16,22 @@ void AddUnique(std::vector<std::string>& list, const std::string& name) {
   if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
 }
 
-// Fills inputs, constants and outputs of a segment whose nodes are set.
-void DescribeSegment(const compiler::Graph& graph, Segment& segment) {
+// Fills inputs, constants, compile-time inputs and outputs of a segment whose nodes are set.
+void DescribeSegment(const compiler::Graph& graph, const std::set<std::string>& compile_time_inputs,
+                     Segment& segment) {
   std::set<std::string> produced;
   for (int index : segment.nodes) {
     const compiler::Node& node = graph.nodes[index];
     for (const std::string& in : node.inputs) {
       if (in.empty() || produced.count(in)) continue;
       const compiler::Value* v = graph.FindValue(in);
-      AddUnique(v != nullptr && v->constant.has_value() ? segment.constants : segment.inputs, in);
+      if (v != nullptr && v->constant.has_value()) {
+        AddUnique(segment.constants, in);
+      } else if (compile_time_inputs.count(in)) {
+        AddUnique(segment.compile_time_inputs, in);
+      } else {
+        AddUnique(segment.inputs, in);
+      }
     }
     produced.insert(node.outputs.begin(), node.outputs.end());
   }
@@ -41,7 +48,8 @@ void DescribeSegment(const compiler::Graph& graph, Segment& segment) {
 
 }  // namespace
 
-ExecutionPlan PlanExecution(const compiler::Graph& graph, const std::vector<Placement>& placements) {
+ExecutionPlan PlanExecution(const compiler::Graph& graph, const std::vector<Placement>& placements,
+                            const std::set<std::string>& compile_time_inputs) {
   ExecutionPlan plan;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const int node = static_cast<int>(i);
@@ -56,7 +64,7 @@ ExecutionPlan PlanExecution(const compiler::Graph& graph, const std::vector<Plac
     }
     plan.segments.back().nodes.push_back(node);
   }
-  for (Segment& segment : plan.segments) DescribeSegment(graph, segment);
+  for (Segment& segment : plan.segments) DescribeSegment(graph, compile_time_inputs, segment);
   // The last step reading each value.
   std::map<std::string, size_t> last_use;
   for (size_t s = 0; s < plan.steps.size(); ++s) {
@@ -74,13 +82,18 @@ ExecutionPlan PlanExecution(const compiler::Graph& graph, const std::vector<Plac
 }
 
 absl::StatusOr<compiler::Graph> SegmentSubgraph(const compiler::Graph& graph, const Segment& segment,
-                                                const std::vector<const compiler::Tensor*>& inputs) {
+                                                const std::vector<const compiler::Tensor*>& inputs,
+                                                const std::vector<const compiler::Tensor*>& compile_time_values) {
   compiler::Graph sub;
   for (size_t i = 0; i < segment.inputs.size(); ++i) {
     sub.AddValue(segment.inputs[i], inputs[i]->dtype(), inputs[i]->shape());
     sub.inputs.push_back(segment.inputs[i]);
   }
   for (const std::string& name : segment.constants) sub.values[name] = graph.values.at(name);
+  for (size_t i = 0; i < segment.compile_time_inputs.size(); ++i) {
+    const compiler::Tensor& value = *compile_time_values[i];
+    sub.AddValue(segment.compile_time_inputs[i], value.dtype(), value.shape()).constant = value;
+  }
   for (int index : segment.nodes) {
     compiler::Node node = graph.nodes[index];
     node.requested_device.clear();

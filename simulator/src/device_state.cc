@@ -45,8 +45,19 @@ void RunStats::Accumulate(const RunStats& other) {
   ub_to_dram_bytes += other.ub_to_dram_bytes;
   dram_to_weights_bytes += other.dram_to_weights_bytes;
   cycles += other.cycles;
+  buckets.active += other.buckets.active;
+  buckets.weight_load_stall += other.buckets.weight_load_stall;
+  buckets.weight_shift += other.buckets.weight_shift;
+  buckets.input_stall += other.buckets.input_stall;
+  buckets.non_matrix += other.buckets.non_matrix;
+  buckets.sync_wait += other.buckets.sync_wait;
+  buckets.idle += other.buckets.idle;
+  ub_to_array_bytes += other.ub_to_array_bytes;
+  accumulator_bytes += other.accumulator_bytes;
   AddVectors(op_instructions, other.op_instructions);
   AddVectors(op_macs, other.op_macs);
+  AddVectors(op_cycles, other.op_cycles);
+  // Traces are per launch; an accumulated report keeps none (timelines are written per launch).
 }
 
 }  // namespace tpusim::simulator

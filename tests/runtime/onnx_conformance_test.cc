@@ -28,7 +28,7 @@ using testing::OnnxDataSets;
 using testing::OnnxNodeTestDir;
 
 // The op types the compiler claims (issue 2); the scan tries node tests made only of these.
-const std::set<std::string> kTpuOpTypes = {"MatMul", "Gemm",    "Add",     "Sub",      "Mul",
+const std::set<std::string> kTpuOpTypes = {"MatMul", "Gemm",    "Add",     "Sub",      "Mul", "Div",
                                            "Relu",   "Sigmoid", "Tanh",    "Softmax",  "Flatten",
                                            "Reshape", "Identity", "Constant"};
 

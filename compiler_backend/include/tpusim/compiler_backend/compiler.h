@@ -2,6 +2,7 @@
 // (sub)graph whose input shapes are known to an isa::Program for a target ArchConfig.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,11 @@ struct CompileOptions {
 // Unimplemented with the reason ("Softmax: opset-11 axis semantics ..."). Never fails on unknown ops
 // with anything but Unimplemented.
 absl::Status CheckTpuSupport(const Node& node, const Graph& graph);
+// The same, with XLA's compile-time constant inputs: `compile_time_inputs` names graph inputs whose
+// value the caller (the runtime) binds as a constant of the (sub)graph it compiles, once the value is
+// known (so one program per distinct value). Such a value counts as a constant whose value is not
+// known yet: a Reshape whose shape input is one of them is supported.
+absl::Status CheckTpuSupport(const Node& node, const Graph& graph, const std::set<std::string>& compile_time_inputs);
 
 // Fills Value::shape of every node output from input shapes (every graph input must have a shape).
 // Supports the TPU ops; InvalidArgument on shape mismatches naming node and shapes.

@@ -64,10 +64,14 @@ struct RunReport {
 //  - anything else is collected into the one "unsupported ops" error.
 // Execution (Run): nodes run in order; each maximal run of consecutive TPU-placed nodes is one
 // segment, compiled (compiler::Compile with options.arch and options.precision) into one program per
-// distinct set of segment input shapes (cached for the session's lifetime), loaded once onto the tpu
-// device and launched on its stream. Constants consumed by a segment are baked into its program;
-// values a segment produces that later nodes or the graph outputs use are its program outputs. CPU ops
-// run as host kernels on the cpu device's stream.
+// distinct set of segment input shapes and compile-time input values (cached for the session's
+// lifetime), loaded once onto the tpu device and launched on its stream. Constants consumed by a segment
+// are baked into its program; values a segment produces that later nodes or the graph outputs use are
+// its program outputs. CPU ops run as host kernels on the cpu device's stream.
+// Compile-time inputs (XLA's compile-time constant inputs): a graph input read only as a Reshape's
+// shape (input 1) is treated as a constant by placement (so such a Reshape may run on the TPU although
+// its output shape is unknown until Run) and is baked into each segment program that reads it, as a
+// constant holding the fed value; it is never a program binding.
 class Session {
  public:
   // Validates the graph, infers shapes where possible (InferShapesWithCpuKernels), places every op,

@@ -17,6 +17,29 @@
 
 namespace tpusim::simulator {
 
+// Where every cycle of the array went (docs/timing.md, "Where every cycle of the array goes"); the
+// buckets sum to RunStats::cycles.
+struct CycleBuckets {
+  uint64_t active = 0;
+  uint64_t weight_load_stall = 0;
+  uint64_t weight_shift = 0;
+  uint64_t input_stall = 0;
+  uint64_t non_matrix = 0;
+  uint64_t sync_wait = 0;
+  uint64_t idle = 0;
+  uint64_t total() const {
+    return active + weight_load_stall + weight_shift + input_stall + non_matrix + sync_wait + idle;
+  }
+};
+
+// One instruction's busy interval on one unit, for timelines (Chrome trace events).
+struct TraceSlice {
+  std::string unit;        // "load DMA", "weight DMA", "MXU", "vector unit", "store DMA", "controller"
+  uint32_t instruction = 0;  // index in the program
+  uint64_t start = 0;        // cycles from the launch start; [start, end)
+  uint64_t end = 0;
+};
+
 // What one launch did. Counters an engine cannot know stay zero (the functional engine has no cycles).
 struct RunStats {
   std::string engine;
@@ -29,7 +52,13 @@ struct RunStats {
   uint64_t dram_to_ub_bytes = 0;      // LOAD
   uint64_t ub_to_dram_bytes = 0;      // STORE
   uint64_t dram_to_weights_bytes = 0; // LOAD_WEIGHTS
-  uint64_t cycles = 0;                // timing engines only
+  // Timing engines only (docs/timing.md).
+  uint64_t cycles = 0;
+  CycleBuckets buckets;
+  uint64_t ub_to_array_bytes = 0;     // MATMUL input rows read from the UB (rows x array_rows x 4)
+  uint64_t accumulator_bytes = 0;     // accumulator words written by MATMUL and read by ACTIVATE
+  std::vector<uint64_t> op_cycles;    // per graph op: cycles from its first start to its last completion
+  std::vector<TraceSlice> trace;      // filled only when Launch::collect_trace
   // Per graph op (program.op_names order): instructions and MACs attributed through program.inst_op.
   std::vector<uint64_t> op_instructions;
   std::vector<uint64_t> op_macs;
@@ -45,6 +74,7 @@ struct Launch {
   const isa::Program* program = nullptr;
   const std::vector<isa::Instruction>* code = nullptr;
   uint64_t frame_base = 0;
+  bool collect_trace = false;  // timing engines: fill RunStats::trace
 };
 
 class Engine {
