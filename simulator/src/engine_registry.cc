@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "tpusim/simulator/engine.h"
 #include "tpusim/simulator/functional_engine.h"
+#include "cycle/cycle_engine.h"
 
 namespace tpusim::simulator {
 namespace {
@@ -23,6 +24,7 @@ Registry& GetRegistry() {
     r->factories["functional"] = [](const isa::ArchConfig& arch) {
       return MakeFunctionalEngine(arch);
     };
+    r->factories["cycle"] = [](const isa::ArchConfig& arch) { return MakeCycleEngine(arch); };
     return r;
   }();
   return *registry;

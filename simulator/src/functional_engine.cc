@@ -22,6 +22,47 @@ std::unique_ptr<Engine> MakeFunctionalEngine(const isa::ArchConfig& arch) {
 
 namespace {
 
+// Hex text of a 128-bit address (only used in error messages).
+std::string Hex128(unsigned __int128 v) {
+  const uint64_t hi = static_cast<uint64_t>(v >> 64), lo = static_cast<uint64_t>(v);
+  return hi ? absl::StrFormat("0x%x%016x", hi, lo) : absl::StrFormat("0x%x", lo);
+}
+
+// The end of rows [first, first + count) as text, exact even where the sum wraps 64 bits.
+std::string RowEnd(uint64_t first, uint64_t count) {
+  return first + count >= first ? absl::StrCat(first + count) : absl::StrCat(first, " + ", count);
+}
+
+// a * b, saturated at 2^127 (inputs are at most 2^64 - 1 and sums of two saturated values still
+// fit).
+unsigned __int128 MulSat(unsigned __int128 a, unsigned __int128 b) {
+  constexpr unsigned __int128 kCap = static_cast<unsigned __int128>(1) << 127;
+  if (a == 0 || b == 0) return 0;
+  if (a > kCap / b) return kCap;
+  return a * b;
+}
+
+}  // namespace
+
+absl::StatusOr<RunStats> FunctionalEngine::Run(const Launch& launch, DeviceState& state) {
+  TPUSIM_RETURN_IF_ERROR(functional_detail::CheckStateShape(arch_, state));
+  std::vector<isa::Instruction> decoded;
+  const std::vector<isa::Instruction>* code = launch.code;
+  if (code == nullptr) {
+    if (launch.program == nullptr) {
+      return absl::InvalidArgumentError("launch has neither decoded code nor a program");
+    }
+    TPUSIM_ASSIGN_OR_RETURN(decoded, isa::DecodeCode(*launch.program));
+    code = &decoded;
+  }
+  functional_detail::Executor executor(launch, state);
+  TPUSIM_ASSIGN_OR_RETURN(RunStats stats, executor.Run(*code));
+  stats.engine = std::string(name());
+  return stats;
+}
+
+namespace functional_detail {
+
 // The state's vectors must have the shapes ResetOnChip gives them; a caller that resized them gets
 // an error instead of an out-of-bounds access.
 absl::Status CheckStateShape(const isa::ArchConfig& engine_arch, const DeviceState& s) {
@@ -52,47 +93,6 @@ absl::Status CheckStateShape(const isa::ArchConfig& engine_arch, const DeviceSta
   return absl::OkStatus();
 }
 
-// Hex text of a 128-bit address (only used in error messages).
-std::string Hex128(unsigned __int128 v) {
-  const uint64_t hi = static_cast<uint64_t>(v >> 64), lo = static_cast<uint64_t>(v);
-  return hi ? absl::StrFormat("0x%x%016x", hi, lo) : absl::StrFormat("0x%x", lo);
-}
-
-// The end of rows [first, first + count) as text, exact even where the sum wraps 64 bits.
-std::string RowEnd(uint64_t first, uint64_t count) {
-  return first + count >= first ? absl::StrCat(first + count) : absl::StrCat(first, " + ", count);
-}
-
-// a * b, saturated at 2^127 (inputs are at most 2^64 - 1 and sums of two saturated values still
-// fit).
-unsigned __int128 MulSat(unsigned __int128 a, unsigned __int128 b) {
-  constexpr unsigned __int128 kCap = static_cast<unsigned __int128>(1) << 127;
-  if (a == 0 || b == 0) return 0;
-  if (a > kCap / b) return kCap;
-  return a * b;
-}
-
-}  // namespace
-
-absl::StatusOr<RunStats> FunctionalEngine::Run(const Launch& launch, DeviceState& state) {
-  TPUSIM_RETURN_IF_ERROR(CheckStateShape(arch_, state));
-  std::vector<isa::Instruction> decoded;
-  const std::vector<isa::Instruction>* code = launch.code;
-  if (code == nullptr) {
-    if (launch.program == nullptr) {
-      return absl::InvalidArgumentError("launch has neither decoded code nor a program");
-    }
-    TPUSIM_ASSIGN_OR_RETURN(decoded, isa::DecodeCode(*launch.program));
-    code = &decoded;
-  }
-  functional_detail::Executor executor(launch, state);
-  TPUSIM_ASSIGN_OR_RETURN(RunStats stats, executor.Run(*code));
-  stats.engine = std::string(name());
-  return stats;
-}
-
-namespace functional_detail {
-
 Executor::Executor(const Launch& launch, DeviceState& state) : launch_(launch), state_(state) {
   const uint64_t rows = state.arch.array_rows(), cols = state.arch.array_cols();
   fifo_extents_.assign(state.weight_fifo.size(), {rows, cols});
@@ -100,34 +100,38 @@ Executor::Executor(const Launch& launch, DeviceState& state) : launch_(launch), 
   row_f32_.resize(rows);
   dot_f32_.resize(cols);
   row_i8_.resize(rows);
+  if (launch.program != nullptr) {
+    stats_.op_instructions.assign(launch.program->op_names_size(), 0);
+    stats_.op_macs.assign(launch.program->op_names_size(), 0);
+  }
 }
 
 absl::StatusOr<RunStats> Executor::Run(const std::vector<isa::Instruction>& code) {
-  const isa::Program* program = launch_.program;
-  const bool attribute = program != nullptr && program->inst_op_size() > 0;
-  if (program != nullptr) {
-    stats_.op_instructions.assign(program->op_names_size(), 0);
-    stats_.op_macs.assign(program->op_names_size(), 0);
-  }
-  for (index_ = 0; index_ < code.size(); ++index_) {
-    const isa::Instruction& inst = code[index_];
-    opcode_ = inst.opcode;
-    const uint64_t macs_before = stats_.macs;
-    TPUSIM_RETURN_IF_ERROR(Execute(inst));
-    ++stats_.instructions;
-    ++stats_.by_opcode[isa::OpcodeIndex(inst.opcode)];
-    if (attribute && index_ < static_cast<uint64_t>(program->inst_op_size())) {
-      // An index outside op_names (malformed debug info) is not attributed.
-      const size_t op = program->inst_op(static_cast<int>(index_));
-      if (op < stats_.op_instructions.size()) {
-        ++stats_.op_instructions[op];
-        stats_.op_macs[op] += stats_.macs - macs_before;
-      }
-    }
+  for (uint64_t index = 0; index < code.size(); ++index) {
+    TPUSIM_RETURN_IF_ERROR(Step(index, code[index]));
     if (halted_) return stats_;
   }
   return absl::FailedPreconditionError(
       absl::StrCat("program ran off the end of its ", code.size(), " instructions without a HALT"));
+}
+
+absl::Status Executor::Step(uint64_t index, const isa::Instruction& inst) {
+  index_ = index;
+  opcode_ = inst.opcode;
+  const uint64_t macs_before = stats_.macs;
+  TPUSIM_RETURN_IF_ERROR(Execute(inst));
+  ++stats_.instructions;
+  ++stats_.by_opcode[isa::OpcodeIndex(inst.opcode)];
+  const isa::Program* program = launch_.program;
+  if (program != nullptr && index < static_cast<uint64_t>(program->inst_op_size())) {
+    // An index outside op_names (malformed debug info) is not attributed.
+    const size_t op = program->inst_op(static_cast<int>(index));
+    if (op < stats_.op_instructions.size()) {
+      ++stats_.op_instructions[op];
+      stats_.op_macs[op] += stats_.macs - macs_before;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Executor::Execute(const isa::Instruction& inst) {

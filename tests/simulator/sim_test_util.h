@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -102,9 +104,19 @@ inline Instruction Halt() { return isa::Make(Opcode::HALT); }
 
 // A `tiny` device (8x8 array, 8-lane UB of 512 fp32 rows, 64 accumulator rows, FIFO depth 2) in
 // BF16_FP32 mode unless a test resets it, plus the registered functional engine.
+//
+// Same bits: every successful Run is repeated on the "cycle" engine against a mirror device (same
+// DRAM writes through Put, same on-chip state at the launch), and the two devices must end equal.
+// These programs order their cross-queue hazards by program order alone, which only the functional
+// engine honours (docs/timing.md, "Data effects"), so the mirror runs them the way the compiler
+// emits code: with a SYNC wherever the queue changes. After a failed run the devices may differ, so
+// the test compares no more runs.
 class SimTest : public ::testing::Test {
  protected:
-  SimTest() : arch_(isa::LoadPreset("tiny").value()), state_(arch_, isa::BF16_FP32) {}
+  SimTest()
+      : arch_(isa::LoadPreset("tiny").value()),
+        state_(arch_, isa::BF16_FP32),
+        mirror_(arch_, isa::BF16_FP32) {}
 
   absl::StatusOr<RunStats> Run(const std::vector<Instruction>& code, uint64_t frame_base = 0,
                                const isa::Program* program = nullptr) {
@@ -114,12 +126,16 @@ class SimTest : public ::testing::Test {
     launch.program = program;
     launch.code = &code;
     launch.frame_base = frame_base;
-    return (*engine)->Run(launch, state_);
+    SyncMirror();
+    absl::StatusOr<RunStats> stats = (*engine)->Run(launch, state_);
+    ExpectCycleEngineAgrees(launch, stats);
+    return stats;
   }
 
   template <typename T>
   void Put(uint64_t addr, const std::vector<T>& values) {
     ASSERT_TRUE(state_.dram.Write(addr, values.data(), values.size() * sizeof(T)).ok());
+    ASSERT_TRUE(mirror_.dram.Write(addr, values.data(), values.size() * sizeof(T)).ok());
   }
   template <typename T>
   std::vector<T> Get(uint64_t addr, size_t n) {
@@ -144,6 +160,112 @@ class SimTest : public ::testing::Test {
 
   isa::ArchConfig arch_;
   DeviceState state_;
+
+ private:
+  // Gives the mirror the on-chip state the functional run starts from (a test may have replaced
+  // state_ with a device of another arch: the mirror follows while its DRAM is still blank).
+  void SyncMirror() {
+    if (mirror_.arch.SerializeAsString() != state_.arch.SerializeAsString()) {
+      if (state_.dram.touched_bytes() != 0) mirror_valid_ = false;
+      mirror_ = DeviceState(state_.arch, state_.mode);
+    }
+    mirror_.ResetOnChip(state_.mode);
+    mirror_.ub = state_.ub;
+    mirror_.acc = state_.acc;
+    mirror_.weight_fifo = state_.weight_fifo;
+    mirror_.weights = state_.weights;
+    mirror_.semaphores = state_.semaphores;
+  }
+
+  // `code` with a SYNC before every instruction whose queue differs from the previous queued one;
+  // `inst_op` (if not empty) extended to match, a SYNC belonging to the instruction after it.
+  static std::vector<Instruction> Serialized(const std::vector<Instruction>& code,
+                                             const isa::Program* program,
+                                             isa::Program* serialized_program) {
+    std::vector<Instruction> out;
+    std::optional<isa::Queue> last;
+    const bool debug = program != nullptr && program->inst_op_size() > 0;
+    if (program != nullptr) {
+      *serialized_program = *program;
+      serialized_program->clear_inst_op();
+    }
+    for (size_t i = 0; i < code.size(); ++i) {
+      const std::optional<Opcode> op = isa::OpcodeFromCode(static_cast<uint8_t>(code[i].opcode));
+      std::optional<isa::Queue> queue;
+      if (op && (*op == Opcode::SIGNAL || *op == Opcode::WAIT) &&
+          std::holds_alternative<isa::TokenArgs>(code[i].args)) {
+        queue = isa::QueueFromCode(code[i].as<isa::TokenArgs>().queue);
+      } else if (op) {
+        queue = isa::QueueOf(*op);
+      }
+      const uint32_t inst_op =
+          debug && i < static_cast<size_t>(program->inst_op_size()) ? program->inst_op(i) : 0;
+      if (queue && *queue != isa::Queue::Control) {
+        if (last && *last != *queue) {
+          out.push_back(isa::Make(Opcode::SYNC));
+          if (debug) serialized_program->add_inst_op(inst_op);
+        }
+        last = queue;
+      }
+      out.push_back(code[i]);
+      if (debug && i < static_cast<size_t>(program->inst_op_size())) {
+        serialized_program->add_inst_op(inst_op);
+      }
+    }
+    return out;
+  }
+
+  // Runs the launch on "cycle" against mirror_ and compares everything the functional run left.
+  void ExpectCycleEngineAgrees(const Launch& launch, const absl::StatusOr<RunStats>& functional) {
+    if (!mirror_valid_) return;
+    if (!functional.ok()) {
+      mirror_valid_ = false;
+      return;
+    }
+    auto engine = CreateEngine("cycle", mirror_.arch);
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    isa::Program program;
+    const std::vector<Instruction> code = Serialized(*launch.code, launch.program, &program);
+    Launch serialized = launch;
+    serialized.code = &code;
+    if (launch.program != nullptr) serialized.program = &program;
+    absl::StatusOr<RunStats> cycle = (*engine)->Run(serialized, mirror_);
+    ASSERT_TRUE(cycle.ok()) << "cycle engine: " << cycle.status();
+    const uint64_t added = code.size() - launch.code->size();
+    EXPECT_EQ(cycle->instructions, functional->instructions + added);
+    EXPECT_EQ(cycle->count(Opcode::SYNC), functional->count(Opcode::SYNC) + added);
+    EXPECT_EQ(cycle->macs, functional->macs);
+    EXPECT_EQ(cycle->useful_macs, functional->useful_macs);
+    EXPECT_EQ(cycle->op_macs, functional->op_macs);
+    EXPECT_EQ(cycle->buckets.total(), cycle->cycles);
+    EXPECT_TRUE(mirror_.ub == state_.ub) << "cycle engine: UB differs";
+    EXPECT_TRUE(mirror_.acc == state_.acc) << "cycle engine: accumulators differ";
+    EXPECT_TRUE(mirror_.weight_fifo == state_.weight_fifo) << "cycle engine: weight FIFO differs";
+    EXPECT_TRUE(mirror_.weights == state_.weights) << "cycle engine: array weights differ";
+    EXPECT_TRUE(mirror_.semaphores == state_.semaphores) << "cycle engine: tokens differ";
+    // DRAM: every byte a STORE of the program may have written.
+    for (const Instruction& inst : *launch.code) {
+      if (inst.opcode != Opcode::STORE) continue;
+      const auto& a = inst.as<isa::DmaArgs>();
+      const std::optional<DType> t = isa::DTypeFromCode(a.dtype);
+      if (!t || a.rows == 0 || a.lanes == 0 || a.row_stride > (1u << 20) ||
+          a.lane_stride > (1u << 20)) {
+        continue;  // nothing written, or too sparse to compare byte by byte
+      }
+      const uint64_t bytes = isa::DTypeBytes(*t);
+      const uint64_t base = launch.frame_base + a.dram_addr;
+      const uint64_t n =
+          ((a.rows - 1) * a.row_stride + (a.lanes - 1) * a.lane_stride) * bytes + bytes;
+      std::vector<uint8_t> want(n), got(n);
+      ASSERT_TRUE(state_.dram.Read(base, want.data(), n).ok());
+      ASSERT_TRUE(mirror_.dram.Read(base, got.data(), n).ok());
+      EXPECT_TRUE(want == got) << "cycle engine: DRAM differs in [" << base << ", " << base + n
+                               << ")";
+    }
+  }
+
+  DeviceState mirror_;
+  bool mirror_valid_ = true;
 };
 
 // The status' message contains `part` (gtest prints the whole message on failure).

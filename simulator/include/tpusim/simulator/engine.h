@@ -1,5 +1,5 @@
 // The engine interface: executes an isa program against a DeviceState and returns statistics.
-// Implementations are registered by name ("functional"; later "cycle", and rtl/'s "rtl").
+// Implementations are registered by name ("functional", "cycle"; rtl/'s "rtl").
 #pragma once
 
 #include <array>
@@ -75,6 +75,11 @@ struct Launch {
   const std::vector<isa::Instruction>* code = nullptr;
   uint64_t frame_base = 0;
   bool collect_trace = false;  // timing engines: fill RunStats::trace
+  // Timing engines, optional: called on the thread that called Engine::Run, about once per wall-clock
+  // second while a run lasts longer than that (never for short runs), with the simulated cycles so
+  // far, the instructions completed and the program's instruction count.
+  std::function<void(uint64_t cycle, uint64_t instructions_done, uint64_t instructions_total)>
+      progress{};
 };
 
 class Engine {

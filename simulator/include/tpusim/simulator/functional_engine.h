@@ -34,13 +34,26 @@ std::unique_ptr<Engine> MakeFunctionalEngine(const isa::ArchConfig& arch);
 
 namespace functional_detail {
 
+// FailedPrecondition unless `state` has the buffer shapes ResetOnChip gives it and the array size of
+// `engine_arch` (every engine checks this before it runs anything).
+absl::Status CheckStateShape(const isa::ArchConfig& engine_arch, const DeviceState& state);
+
 // Executes one launch against one DeviceState. Every handler checks every access of its instruction
 // before it changes any state, so a failing instruction leaves the state as the previous one left
 // it.
 class Executor {
  public:
   Executor(const Launch& launch, DeviceState& state);
+  // Steps through `code` in program order until HALT.
   absl::StatusOr<RunStats> Run(const std::vector<isa::Instruction>& code);
+
+  // Applies the data effect of one instruction, `index` being its position in the program (for error
+  // messages and per-op attribution), and counts it in stats() (instructions, by_opcode, macs, bytes,
+  // op_instructions, op_macs). A failing instruction changes nothing and is not counted. Run calls
+  // this in program order; a timing engine calls it in the order its model applies the effects.
+  absl::Status Step(uint64_t index, const isa::Instruction& inst);
+  const RunStats& stats() const { return stats_; }
+  bool halted() const { return halted_; }
 
  private:
   absl::Status Execute(const isa::Instruction& inst);

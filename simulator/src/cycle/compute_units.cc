@@ -1,0 +1,69 @@
+// Mxu and VectorUnit (compute_units.h).
+#include "compute_units.h"
+
+#include <variant>
+
+#include "instruction_queue.h"
+#include "memory_units.h"
+
+namespace tpusim::simulator::cycle {
+
+// ---- Mxu --------------------------------------------------------------------------------------
+
+Mxu::Mxu(sc_core::sc_module_name name, Wiring* wiring) : sc_core::sc_module(name), w_(wiring) {
+  SC_METHOD(Done);
+  sensitive << done_;
+  dont_initialize();
+}
+
+void Mxu::Start(uint32_t i) {
+  Job* job = w_->job;
+  if (!job->Apply(i)) return;
+  const auto& a = std::get<isa::MatmulArgs>(job->code[i].args);
+  if (a.pop_weights) job->popped_tile[i] = w_->weights->Pop();
+  const uint64_t now = job->Now();
+  const uint64_t duration = job->params.MatmulCycles(a.rows);
+  pending_.emplace_back(now + duration, i);
+  // Completions are in start order (each starts B cycles or more after the previous one).
+  if (pending_.size() == 1) done_.notify(Cycles(duration));
+}
+
+void Mxu::Done() {
+  Job* job = w_->job;
+  if (job == nullptr || !job->running()) return;
+  const uint64_t now = job->Now();
+  while (!pending_.empty() && pending_.front().first <= now) {
+    const uint32_t i = pending_.front().second;
+    pending_.pop_front();
+    w_->queues[kComputeQueue]->Complete(i);
+  }
+  if (!pending_.empty()) done_.notify(Cycles(pending_.front().first - now));
+}
+
+// ---- VectorUnit -------------------------------------------------------------------------------
+
+VectorUnit::VectorUnit(sc_core::sc_module_name name, Wiring* wiring)
+    : sc_core::sc_module(name), w_(wiring) {
+  SC_METHOD(Done);
+  sensitive << done_;
+  dont_initialize();
+}
+
+void VectorUnit::Start(uint32_t i) {
+  Job* job = w_->job;
+  current_ = i;
+  const isa::Instruction& inst = job->code[i];
+  const uint64_t rows = inst.opcode == isa::Opcode::ACTIVATE
+                            ? std::get<isa::ActivateArgs>(inst.args).rows
+                            : std::get<isa::VectorArgs>(inst.args).rows;
+  done_.notify(Cycles(job->params.VectorCycles(rows)));
+}
+
+void VectorUnit::Done() {
+  Job* job = w_->job;
+  if (job == nullptr || !job->running()) return;
+  if (!job->Apply(current_)) return;
+  w_->queues[kComputeQueue]->Complete(current_);
+}
+
+}  // namespace tpusim::simulator::cycle

@@ -1,0 +1,218 @@
+// InstructionQueue: in-order issue, MATMUL pipelining, SIGNAL and WAIT (instruction_queue.h).
+#include "instruction_queue.h"
+
+#include <algorithm>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "compute_units.h"
+#include "controller.h"
+#include "memory_units.h"
+#include "tpusim/isa/isa.h"
+
+namespace tpusim::simulator::cycle {
+namespace {
+
+constexpr const char* kQueueNames[kNumQueues] = {"load", "compute", "store"};
+
+uint64_t DmaBytes(const isa::Instruction& inst) {
+  const auto bytes = [](uint64_t rows, uint64_t cols, uint64_t dtype) {
+    const std::optional<isa::DType> t = isa::DTypeFromCode(dtype);
+    if (!t) return uint64_t{0};  // a bad dtype fails when its effect is applied
+    return Saturate(Saturate(static_cast<unsigned __int128>(rows) * cols) *
+                    static_cast<unsigned __int128>(isa::DTypeBytes(*t)));
+  };
+  if (inst.opcode == isa::Opcode::LOAD_WEIGHTS) {
+    const auto& a = std::get<isa::WeightsArgs>(inst.args);
+    return bytes(a.rows, a.cols, a.dtype);
+  }
+  const auto& a = std::get<isa::DmaArgs>(inst.args);
+  return bytes(a.rows, a.lanes, a.dtype);
+}
+
+}  // namespace
+
+InstructionQueue::InstructionQueue(sc_core::sc_module_name name, int which, Wiring* wiring)
+    : sc_core::sc_module(name), which_(which), w_(wiring) {
+  SC_METHOD(Issue);
+  sensitive << wake_;
+  dont_initialize();
+}
+
+void InstructionQueue::Reset() {
+  waiting_.clear();
+  in_flight_ = 0;
+  release_at_ = 0;
+  wait_ = Wait::kNone;
+}
+
+void InstructionQueue::Push(uint32_t i, uint64_t ticket) {
+  waiting_.push_back({i, ticket});
+  Kick();
+}
+
+void InstructionQueue::Complete(uint32_t i) {
+  Job* job = w_->job;
+  const uint64_t now = job->Now();
+  job->times[i].end = now;
+  --in_flight_;
+  if (job->code[i].opcode != isa::Opcode::MATMUL) release_at_ = now;
+  w_->controller->Retire(which_, now);
+  Kick();
+}
+
+void InstructionQueue::Finish(uint32_t i, uint64_t now) {
+  InstTimes& t = w_->job->times[i];
+  t.end = now;
+  release_at_ = now;
+  w_->controller->Retire(which_, now);
+}
+
+void InstructionQueue::Issue() {
+  Job* job = w_->job;
+  if (job == nullptr || !job->running()) return;
+  const uint64_t now = job->Now();
+  while (!waiting_.empty() && job->running()) {
+    const Entry e = waiting_.front();
+    if (!TryStart(e, now)) return;
+    waiting_.pop_front();
+  }
+  wait_ = Wait::kNone;
+}
+
+bool InstructionQueue::TryStart(const Entry& e, uint64_t now) {
+  Job* job = w_->job;
+  const isa::Instruction& inst = job->code[e.index];
+  InstTimes& t = job->times[e.index];
+  // Rule 2: not before d + 1, not before the previous instruction released the queue.
+  if (release_at_ == kNever) {
+    wait_ = Wait::kDrain;  // the previous instruction's completion will set it
+    return false;
+  }
+  const uint64_t earliest = std::max(t.dispatch + 1, release_at_);
+  if (now < earliest) {
+    wait_ = Wait::kTime;
+    wake_.notify(Cycles(earliest - now));
+    return false;
+  }
+  if (t.ready == kNever) t.ready = earliest;
+  switch (inst.opcode) {
+    case isa::Opcode::WAIT: {
+      // Rule 7: the k-th WAIT of a channel (program order) passes once k tokens were signalled.
+      const auto& a = std::get<isa::TokenArgs>(inst.args);
+      if (job->tokens_signalled[a.channel] < e.ticket) {
+        wait_ = Wait::kToken;
+        return false;  // a SIGNAL on any queue kicks every queue
+      }
+      t.start = now;
+      if (!job->Apply(e.index)) return false;
+      Finish(e.index, now);
+      return true;
+    }
+    case isa::Opcode::SIGNAL: {
+      if (in_flight_ > 0) {
+        wait_ = Wait::kDrain;  // completes when every earlier instruction of the queue has
+        return false;
+      }
+      if (t.start == kNever) t.start = t.ready;
+      if (!job->Apply(e.index)) return false;
+      ++job->tokens_signalled[std::get<isa::TokenArgs>(inst.args).channel];
+      Finish(e.index, now);
+      for (InstructionQueue* q : w_->queues) q->Kick();
+      return true;
+    }
+    case isa::Opcode::LOAD:
+    case isa::Opcode::STORE:
+    case isa::Opcode::LOAD_WEIGHTS: {
+      DmaEngine* engine = inst.opcode == isa::Opcode::LOAD    ? w_->load_dma
+                          : inst.opcode == isa::Opcode::STORE ? w_->store_dma
+                                                              : w_->weight_dma;
+      if (inst.opcode == isa::Opcode::LOAD_WEIGHTS) {
+        // Rule 4: only while fewer than F tiles are loaded and not yet popped.
+        if (!w_->weights->HasSpace()) {
+          wait_ = Wait::kFifoSpace;
+          return false;  // the MATMUL that pops kicks the load queue
+        }
+        w_->weights->Reserve();
+      }
+      const uint64_t bytes = DmaBytes(inst);
+      if (!WithinHorizon(e.index, job->params.TransferCycles(bytes))) return false;
+      t.start = now;
+      ++in_flight_;
+      release_at_ = kNever;
+      engine->Start(e.index, bytes);
+      return true;
+    }
+    case isa::Opcode::MATMUL: {
+      // Rule 5: a pop waits for full shadow weights; rows are fed over [s, s + B).
+      const auto& a = std::get<isa::MatmulArgs>(inst.args);
+      if (a.pop_weights && !w_->weights->ShadowFull()) {
+        wait_ = Wait::kWeights;
+        return false;  // the weight path kicks the compute queue when the shadow fills
+      }
+      t.start = now;
+      ++in_flight_;
+      release_at_ = now + a.rows;
+      w_->mxu->Start(e.index);
+      return true;
+    }
+    case isa::Opcode::ACTIVATE:
+    case isa::Opcode::VECTOR: {
+      // Rule 6: after every earlier MATMUL and the previous compute instruction completed.
+      if (in_flight_ > 0) {
+        wait_ = Wait::kDrain;
+        return false;
+      }
+      const uint64_t rows = inst.opcode == isa::Opcode::ACTIVATE
+                                ? std::get<isa::ActivateArgs>(inst.args).rows
+                                : std::get<isa::VectorArgs>(inst.args).rows;
+      if (!WithinHorizon(e.index, job->params.VectorCycles(rows))) return false;
+      t.start = now;
+      ++in_flight_;
+      release_at_ = kNever;
+      w_->vector->Start(e.index);
+      return true;
+    }
+    default:
+      // The controller only queues the opcodes above.
+      job->Fail(absl::InternalError(absl::StrCat("instruction ", e.index, " (",
+                                                 std::string(isa::Mnemonic(inst.opcode)),
+                                                 ") reached the ", kQueueNames[which_], " queue")));
+      return false;
+  }
+}
+
+bool InstructionQueue::WithinHorizon(uint32_t i, uint64_t cycles) {
+  if (cycles <= kMaxInstructionCycles) return true;
+  // Almost surely out of range: let the Executor say so in its words; else refuse the duration.
+  Job* job = w_->job;
+  if (job->Apply(i)) {
+    job->Fail(absl::OutOfRangeError(absl::StrCat(
+        "instruction ", i, " (", std::string(isa::Mnemonic(job->code[i].opcode)), "): takes ",
+        cycles, " cycles, more than the ", kMaxInstructionCycles,
+        " one instruction may take in the cycle engine")));
+  }
+  return false;
+}
+
+std::string InstructionQueue::Blocked() const {
+  if (waiting_.empty()) return "";
+  const Job* job = w_->job;
+  const uint32_t i = waiting_.front().index;
+  const isa::Instruction& inst = job->code[i];
+  std::string what = absl::StrCat("instruction ", i, " (", std::string(isa::Mnemonic(inst.opcode)),
+                                  ") on the ", kQueueNames[which_], " queue ");
+  switch (wait_) {
+    case Wait::kToken:
+      return absl::StrCat(what, "waits for channel ", std::get<isa::TokenArgs>(inst.args).channel);
+    case Wait::kFifoSpace:
+      return absl::StrCat(what, "waits for space in the weight FIFO (all ",
+                          job->params.fifo_depth, " tiles are loaded and not popped)");
+    case Wait::kWeights:
+      return absl::StrCat(what, "waits for weights (no tile is on its way to the shadow weights)");
+    default:
+      return absl::StrCat(what, "cannot start");
+  }
+}
+
+}  // namespace tpusim::simulator::cycle

@@ -1,0 +1,55 @@
+// One in-order instruction queue (docs/timing.md rules 2, 5, 6, 7): the load, compute or store
+// queue. It starts its head instruction on the unit that executes it once the queue-order rules and
+// the unit's own conditions allow, and runs SIGNAL and WAIT itself. Kernel thread only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <systemc>
+
+#include "job.h"
+#include "wiring.h"
+
+namespace tpusim::simulator::cycle {
+
+class InstructionQueue : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(InstructionQueue);
+  InstructionQueue(sc_core::sc_module_name name, int which, Wiring* wiring);
+
+  void Reset();
+  void Kick() { wake_.notify(sc_core::SC_ZERO_TIME); }
+  // The controller dispatched instruction i to this queue now. ticket: for a WAIT, its number among
+  // the WAITs of its channel in program order (1 = first).
+  void Push(uint32_t i, uint64_t ticket);
+  // A unit completed instruction i now. A MATMUL released the queue when it started (s + B); any
+  // other instruction releases it at completion.
+  void Complete(uint32_t i);
+  // Why the head cannot start, for a deadlock report ("" when the queue is empty).
+  std::string Blocked() const;
+
+ private:
+  struct Entry {
+    uint32_t index;
+    uint64_t ticket;
+  };
+  enum class Wait { kNone, kTime, kToken, kFifoSpace, kWeights, kDrain };
+
+  void Issue();  // SC_METHOD on wake_
+  // Starts the head at `now` if it can (true), else records why not in wait_.
+  bool TryStart(const Entry& e, uint64_t now);
+  void Finish(uint32_t i, uint64_t now);  // completes a zero-cycle SIGNAL/WAIT
+  // False (and the run stops) when instruction i would take more than kMaxInstructionCycles.
+  bool WithinHorizon(uint32_t i, uint64_t cycles);
+
+  const int which_;
+  Wiring* w_;
+  sc_core::sc_event wake_;
+  std::deque<Entry> waiting_;  // dispatched, not started
+  uint64_t in_flight_ = 0;     // started, not completed
+  uint64_t release_at_ = 0;    // the next instruction may start from this cycle (kNever: not yet known)
+  Wait wait_ = Wait::kNone;
+};
+
+}  // namespace tpusim::simulator::cycle

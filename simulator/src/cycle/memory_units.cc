@@ -1,0 +1,141 @@
+// DramChannel, DmaEngine and WeightPath (memory_units.h).
+#include "memory_units.h"
+
+#include <algorithm>
+
+#include "instruction_queue.h"
+
+namespace tpusim::simulator::cycle {
+
+// ---- DramChannel ------------------------------------------------------------------------------
+
+DramChannel::DramChannel(sc_core::sc_module_name name, Wiring* wiring)
+    : sc_core::sc_module(name), w_(wiring) {}
+
+void DramChannel::Reset() {
+  free_at_ = 0;
+  batch_cycle_ = kNever;
+  batch_free_at_ = 0;
+  batch_.clear();
+}
+
+void DramChannel::Request(Requester who, uint64_t bytes, sc_core::sc_event* done) {
+  const Job& job = *w_->job;
+  const uint64_t now = job.Now();
+  const uint64_t hold = job.params.TransferCycles(bytes);
+  if (hold == 0) {
+    done->notify(Cycles(job.params.latency));
+    return;
+  }
+  if (batch_cycle_ != now) {
+    batch_cycle_ = now;
+    batch_free_at_ = free_at_;
+    batch_.clear();
+  }
+  auto pos = std::find_if(batch_.begin(), batch_.end(),
+                          [who](const Granted& g) { return g.who > who; });
+  batch_.insert(pos, Granted{who, hold, done, kNever});
+  // Re-plan this cycle's requests in service order. Each holds the channel for at least one cycle,
+  // so a request moved back has not completed yet and its notification can be moved.
+  uint64_t free = batch_free_at_;
+  for (Granted& g : batch_) {
+    const uint64_t t_c = std::max(now, free);
+    const uint64_t end = t_c + g.hold + job.params.latency;
+    free = t_c + g.hold;
+    if (g.end != end) {
+      g.done->cancel();
+      g.done->notify(Cycles(end - now));
+      g.end = end;
+    }
+  }
+  free_at_ = free;
+}
+
+// ---- DmaEngine --------------------------------------------------------------------------------
+
+DmaEngine::DmaEngine(sc_core::sc_module_name name, DramChannel::Requester who, int queue,
+                     Wiring* wiring)
+    : sc_core::sc_module(name), who_(who), queue_(queue), w_(wiring) {
+  SC_METHOD(Done);
+  sensitive << done_;
+  dont_initialize();
+}
+
+void DmaEngine::Start(uint32_t i, uint64_t bytes) {
+  current_ = i;
+  w_->dram->Request(who_, bytes, &done_);
+}
+
+void DmaEngine::Done() {
+  Job* job = w_->job;
+  if (job == nullptr || !job->running()) return;
+  if (!job->Apply(current_)) return;
+  if (who_ == DramChannel::kWeight) w_->weights->Arrive();
+  w_->queues[queue_]->Complete(current_);
+}
+
+// ---- WeightPath -------------------------------------------------------------------------------
+
+WeightPath::WeightPath(sc_core::sc_module_name name, Wiring* wiring)
+    : sc_core::sc_module(name), w_(wiring) {
+  SC_METHOD(Shift);
+  sensitive << wake_;
+  dont_initialize();
+}
+
+void WeightPath::Reset() {
+  const Job& job = *w_->job;
+  fifo_.clear();
+  for (uint32_t tile = 0; tile < job.tile_arrival.size(); ++tile) fifo_.push_back(tile);
+  held_ = fifo_.size();
+  shifting_ = false;
+  shift_done_ = 0;
+  shifting_tile_ = kNoTile;
+  shadow_full_ = false;
+  shadow_tile_ = kNoTile;
+  if (!fifo_.empty()) wake_.notify(sc_core::SC_ZERO_TIME);
+}
+
+bool WeightPath::HasSpace() const { return held_ < w_->job->params.fifo_depth; }
+
+void WeightPath::Arrive() {
+  Job* job = w_->job;
+  fifo_.push_back(static_cast<uint32_t>(job->tile_arrival.size()));
+  job->tile_arrival.push_back(job->Now());
+  wake_.notify(sc_core::SC_ZERO_TIME);
+}
+
+uint32_t WeightPath::Pop() {
+  const uint32_t tile = shadow_tile_;
+  shadow_full_ = false;
+  shadow_tile_ = kNoTile;
+  --held_;
+  w_->queues[kLoadQueue]->Kick();  // a LOAD_WEIGHTS may be waiting for space
+  wake_.notify(sc_core::SC_ZERO_TIME);
+  return tile;
+}
+
+void WeightPath::Shift() {
+  Job* job = w_->job;
+  if (job == nullptr || !job->running()) return;
+  const uint64_t now = job->Now();
+  if (shifting_) {
+    if (now < shift_done_) {
+      wake_.notify(Cycles(shift_done_ - now));
+      return;
+    }
+    shifting_ = false;
+    shadow_full_ = true;
+    shadow_tile_ = shifting_tile_;
+    w_->queues[kComputeQueue]->Kick();  // a MATMUL may be waiting for these weights
+  }
+  if (!shadow_full_ && !fifo_.empty()) {
+    shifting_ = true;
+    shifting_tile_ = fifo_.front();
+    fifo_.pop_front();
+    shift_done_ = now + job->params.rows;
+    wake_.notify(Cycles(job->params.rows));
+  }
+}
+
+}  // namespace tpusim::simulator::cycle

@@ -1,0 +1,92 @@
+// The memory side of the cycle engine (docs/timing.md rules 3 and 4): the one DRAM channel, the
+// three DMA engines that use it (load, weight, store) and the weight path (weight FIFO, weight shift
+// into the shadow weights, pop into the array). Kernel thread only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <systemc>
+#include <vector>
+
+#include "job.h"
+#include "wiring.h"
+
+namespace tpusim::simulator::cycle {
+
+// The DRAM channel: serves transfers one at a time in request order; requests made in the same
+// cycle are served load, weight, store. A transfer of T = TransferCycles(S) > 0 cycles holds the
+// channel for [t_c, t_c + T), t_c = max(request, channel free), and completes at t_c + T + Lat.
+// A transfer with T = 0 (S = 0, or unbounded bandwidth) never holds the channel: it completes Lat
+// cycles after its request.
+class DramChannel : public sc_core::sc_module {
+ public:
+  enum Requester { kLoad = 0, kWeight = 1, kStore = 2 };
+  DramChannel(sc_core::sc_module_name name, Wiring* wiring);
+  void Reset();
+  // Requests a transfer of `bytes` now; `done` is notified at its completion (and notified again,
+  // later, should a same-cycle request of a higher-priority requester arrive afterwards).
+  void Request(Requester who, uint64_t bytes, sc_core::sc_event* done);
+
+ private:
+  struct Granted {
+    Requester who;
+    uint64_t hold;
+    sc_core::sc_event* done;
+    uint64_t end;
+  };
+  Wiring* w_;
+  uint64_t free_at_ = 0;         // the channel is free from this cycle on
+  uint64_t batch_cycle_ = kNever;  // the cycle of the requests in batch_
+  uint64_t batch_free_at_ = 0;     // free_at_ before the first of them
+  std::vector<Granted> batch_;     // this cycle's requests, in service order
+};
+
+// One DMA engine: runs one LOAD, STORE or LOAD_WEIGHTS at a time over the DRAM channel and applies
+// its data effect at completion.
+class DmaEngine : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(DmaEngine);
+  DmaEngine(sc_core::sc_module_name name, DramChannel::Requester who, int queue, Wiring* wiring);
+  void Start(uint32_t i, uint64_t bytes);  // instruction i starts now
+
+ private:
+  void Done();  // SC_METHOD on done_
+  const DramChannel::Requester who_;
+  const int queue_;
+  Wiring* w_;
+  sc_core::sc_event done_;
+  uint32_t current_ = 0;
+};
+
+// The weight path. `held` counts every tile loaded and not yet popped by a MATMUL — in flight from
+// DRAM, waiting in the FIFO, shifting, or in the shadow weights — which is what the functional
+// engine's weight FIFO holds; a LOAD_WEIGHTS may start only while held < F. The head tile of the FIFO
+// shifts into the shadow weights over R cycles once they are empty; a MATMUL with pop_weights takes
+// the shadow tile into the array at its start.
+class WeightPath : public sc_core::sc_module {
+ public:
+  SC_HAS_PROCESS(WeightPath);
+  WeightPath(sc_core::sc_module_name name, Wiring* wiring);
+  // Tiles already in the device's FIFO at launch are in the FIFO at cycle 0.
+  void Reset();
+  bool HasSpace() const;
+  void Reserve() { ++held_; }      // a LOAD_WEIGHTS started
+  void Arrive();                   // its tile entered the FIFO now
+  bool ShadowFull() const { return shadow_full_; }
+  uint32_t Pop();                  // a MATMUL takes the shadow tile now; returns its number
+  uint64_t held() const { return held_; }
+
+ private:
+  void Shift();  // SC_METHOD on wake_
+  Wiring* w_;
+  sc_core::sc_event wake_;
+  std::deque<uint32_t> fifo_;  // tile numbers, head first
+  uint64_t held_ = 0;
+  bool shifting_ = false;
+  uint64_t shift_done_ = 0;
+  uint32_t shifting_tile_ = kNoTile;
+  bool shadow_full_ = false;
+  uint32_t shadow_tile_ = kNoTile;
+};
+
+}  // namespace tpusim::simulator::cycle
