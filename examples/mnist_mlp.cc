@@ -4,12 +4,16 @@
 //   x [N,784] -> MatMul W1 [784,100] + b1 -> Relu -> MatMul W2 [100,10] + b2 -> Softmax -> probs
 //                                                                                   \-> ArgMax -> predictions
 // ArgMax has no TPU lowering, so the session runs it on the CPU (the placement log shows it).
+// The TPU session runs twice: on the functional engine (fast, bit-exact) and on the cycle-accurate
+// engine, whose outputs must be bit-identical to the functional engine's; the cycle run adds the
+// cycles, simulated time, utilizations and the cycle buckets.
 // The weights are deterministic (fixed-seed Glorot uniform, small uniform biases), not trained:
 // training comes in a later issue, so the predictions are not meaningful yet; the point is that the
 // TPU and the CPU compute the same function.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "CLI/CLI.hpp"
@@ -34,6 +38,7 @@ struct Args {
   std::string precision = "bf16";
   std::string data = rt::kFashionMnistTestImages;
   std::string report;
+  bool cycle = true;  // also run the TPU session on the cycle engine
 };
 
 // Glorot (Xavier) uniform: U(-l, l) with l = sqrt(6 / (fan_in + fan_out)), from a fixed seed.
@@ -71,18 +76,39 @@ struct RunResult {
 };
 
 absl::StatusOr<RunResult> RunOn(const tpusim::compiler::Graph& graph, const std::string& device,
-                                const tpusim::isa::ArchConfig& arch, tpusim::compiler::Precision precision,
-                                const Tensor& images) {
+                                const std::string& engine, const tpusim::isa::ArchConfig& arch,
+                                tpusim::compiler::Precision precision, const Tensor& images,
+                                bool log_placement = true) {
   rt::SessionOptions options;
   options.device = device;
+  options.engine = engine;
   options.arch = arch;
   options.precision = precision;
-  options.log_device_placement = true;
+  options.log_device_placement = log_placement;
   options.log = &std::cout;
   RunResult r;
   TPUSIM_ASSIGN_OR_RETURN(r.session, rt::Session::Create(graph, options));
   TPUSIM_ASSIGN_OR_RETURN(r.outputs, r.session->Run({{"x", images}}, &r.report));
   return r;
+}
+
+// OK when both runs produced the same output names with byte-identical tensors.
+absl::Status CheckBitIdentical(const std::map<std::string, Tensor>& functional,
+                               const std::map<std::string, Tensor>& cycle) {
+  for (const auto& [name, want] : functional) {
+    auto it = cycle.find(name);
+    if (it == cycle.end()) return absl::InternalError("the cycle engine run has no output '" + name + "'");
+    const Tensor& got = it->second;
+    if (got.dtype() != want.dtype() || got.shape() != want.shape() || got.byte_size() != want.byte_size() ||
+        std::memcmp(got.data(), want.data(), want.byte_size()) != 0) {
+      return absl::InternalError("output '" + name +
+                                 "' of the cycle engine differs from the functional engine's (same program, "
+                                 "same bits is violated)");
+    }
+  }
+  return cycle.size() == functional.size()
+             ? absl::OkStatus()
+             : absl::InternalError("the cycle engine run returned a different set of outputs");
 }
 
 absl::Status Demo(const Args& args) {
@@ -103,9 +129,9 @@ absl::Status Demo(const Args& args) {
 
   std::cout << "== TPU session (arch " << arch.name() << ", precision " << args.precision
             << ", functional engine): device placement\n";
-  TPUSIM_ASSIGN_OR_RETURN(RunResult tpu, RunOn(graph, "tpu", arch, precision, images));
+  TPUSIM_ASSIGN_OR_RETURN(RunResult tpu, RunOn(graph, "tpu", "functional", arch, precision, images));
   std::cout << "\n== CPU session (reference): device placement\n";
-  TPUSIM_ASSIGN_OR_RETURN(RunResult cpu, RunOn(graph, "cpu", arch, precision, images));
+  TPUSIM_ASSIGN_OR_RETURN(RunResult cpu, RunOn(graph, "cpu", "functional", arch, precision, images));
 
   const Tensor& p_tpu = tpu.outputs.at("probs");
   const Tensor& p_cpu = cpu.outputs.at("probs");
@@ -126,12 +152,32 @@ absl::Status Demo(const Args& args) {
             << absl::StrFormat("  ArgMax predictions agree on %d of %d images\n", agree, c_cpu.num_elements())
             << absl::StrFormat("  wall time: TPU session %.3f s (compile %.3f s), CPU session %.3f s\n",
                                tpu.report.wall_seconds, tpu.report.compile_seconds, cpu.report.wall_seconds);
-  rt::ReportInfo info{"mnist_mlp (builder API)", "functional", arch.name(), "tpu", args.precision};
+  rt::ReportInfo info;
+  info.model = "mnist_mlp (builder API)";
+  info.engine = "functional";
+  info.arch = arch.name();
+  info.device = "tpu";
+  info.precision = args.precision;
+  info.arch_config = arch;
   std::cout << "\n== TPU run statistics\n" << rt::ReportToText(tpu.report, tpu.session->placements(), info);
+  const RunResult* reported = &tpu;
+  RunResult cycle;
+  if (args.cycle) {
+    TPUSIM_ASSIGN_OR_RETURN(cycle, RunOn(graph, "tpu", "cycle", arch, precision, images, /*log_placement=*/false));
+    info.engine = "cycle";
+    TPUSIM_RETURN_IF_ERROR(CheckBitIdentical(tpu.outputs, cycle.outputs));
+    std::cout << "\n== Cycle-accurate engine (same TPU session, engine cycle)\n"
+              << "  outputs bit-identical to the functional engine's: yes (" << cycle.outputs.size()
+              << " tensors compared byte for byte)\n"
+              << absl::StrFormat("  wall time: %.3f s (TPU launches %.3f s)\n", cycle.report.wall_seconds,
+                                 cycle.report.tpu_seconds)
+              << rt::TimingSummaryText(cycle.report, info);
+    reported = &cycle;
+  }
   if (!args.report.empty()) {
-    TPUSIM_RETURN_IF_ERROR(
-        rt::WriteTextFile(args.report, rt::ReportToJson(tpu.report, tpu.session->placements(), info)));
-    std::cout << "report: " << args.report << "\n";
+    TPUSIM_RETURN_IF_ERROR(rt::WriteTextFile(
+        args.report, rt::ReportToJson(reported->report, reported->session->placements(), info)));
+    std::cout << "report: " << args.report << " (" << info.engine << " engine)\n";
   }
   return absl::OkStatus();
 }
@@ -151,7 +197,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"bf16", "high", "highest"}))
       ->capture_default_str();
   app.add_option("--data", args.data, "idx3-ubyte(.gz) image file")->capture_default_str();
-  app.add_option("--report", args.report, "Write the TPU run's report (JSON) here");
+  app.add_option("--report", args.report,
+                 "Write the TPU run's report (JSON) here (the cycle engine's run unless --no-cycle)");
+  app.add_flag("!--no-cycle", args.cycle, "Skip the cycle-accurate engine run");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -143,12 +143,24 @@ absl::StatusOr<uint64_t> CodegenContext::Scratch(const std::string& key) const {
   return it->second;
 }
 
-// Ordering policy (the one place that decides it): the program is serialized. A SYNC (full barrier)
-// separates every instruction from the previous non-control one whenever their queues differ, so each
-// queue only ever runs while the others are drained and program order is the execution order.
-// TODO(overlap): replace with SIGNAL/WAIT tokens on true dependencies and double-buffered UB regions.
+// Ordering policy (the one place that decides it), CompileOptions::schedule:
+//   kSerial: a SYNC (full barrier) separates every instruction from the previous non-control one
+//            whenever their queues differ, so each queue only runs while the others are drained.
+//   kTokens: the TokenScheduler (schedule_tokens.h) places a SIGNAL/WAIT pair only for a cross-queue
+//            conflict not yet ordered by an earlier token, the SIGNAL right after the instruction
+//            depended on (so the stream is complete only at HALT); queues overlap.
+// Either way program order is a valid execution order, so the functional engine's results (which
+// follow program order) are the same bits under both.
 void CodegenContext::Emit(isa::Instruction inst) {
   TPUSIM_CHECK(!planning_, "codegen: instruction emitted during planning");
+  TPUSIM_CHECK(!halted_, "codegen: instruction emitted after HALT");
+  const bool halt = inst.opcode == isa::Opcode::HALT;
+  if (options_.schedule == Schedule::kTokens) {
+    tokens_.Append(std::move(inst), current_op_);
+    if (halt) tokens_.Finish(code_, inst_op_);
+    halted_ = halt;
+    return;
+  }
   isa::Queue queue = isa::QueueOf(inst.opcode);
   if (queue != isa::Queue::Control) {
     if (last_queue_.has_value() && *last_queue_ != queue) {
@@ -159,6 +171,7 @@ void CodegenContext::Emit(isa::Instruction inst) {
   }
   code_.push_back(std::move(inst));
   inst_op_.push_back(current_op_);
+  halted_ = halt;
 }
 
 namespace {

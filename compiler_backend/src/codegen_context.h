@@ -20,6 +20,7 @@
 #include "isa/proto/program.pb.h"
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/compiler_backend/ir.h"
+#include "tpusim/compiler_backend/schedule_tokens.h"
 #include "tpusim/isa/instruction.h"
 
 namespace tpusim::compiler::codegen {
@@ -71,11 +72,20 @@ class CodegenContext {
   const Graph& graph() const { return graph_; }
   const isa::ArchConfig& arch() const { return options_.arch; }
   Precision precision() const { return options_.precision; }
+  // True under Schedule::kTokens: lowerings double-buffer (ping-pong) the UB regions that DMAs touch
+  // so that the next tile's LOAD conflicts with nothing still running. Under kSerial nothing overlaps,
+  // so they keep single buffers (today's programs, instruction for instruction).
+  bool overlapped() const { return options_.schedule == Schedule::kTokens; }
   uint32_t lanes() const { return lanes_; }  // UB row width L = max(array_rows, array_cols)
   uint32_t array_rows() const { return options_.arch.array_rows(); }
   uint32_t array_cols() const { return options_.arch.array_cols(); }
   uint64_t ub_rows() const { return ub_rows_; }  // fp32 UB rows of the arch
   UbAllocator NewUb() const { return UbAllocator(ub_rows_); }
+  // Ping-pong counter shared by the streaming lowerings (codegen_vector.cc, softmax): a lowering that
+  // alternates between buffers uses buffer (phase + i) % 2 for its i-th chunk and advances the phase
+  // by its chunk count, so back-to-back blocks keep alternating and the next block's first LOAD does
+  // not wait for the previous block's last STORE.
+  uint64_t& stream_phase() { return stream_phase_; }
 
   // ---- Values -------------------------------------------------------------------------------------
   const Value& ValueOf(const std::string& name) const;  // checked: the graph validated
@@ -113,7 +123,8 @@ class CodegenContext {
   // ---- Emission (emit phase) ----------------------------------------------------------------------
   // Instructions emitted from now on are attributed to op `op_index` (an index into op_names).
   void BeginOp(uint32_t op_index) { current_op_ = op_index; }
-  // Appends `inst`, preceded by a SYNC when the ordering policy requires one (see codegen_context.cc).
+  // Appends `inst`, preceded by the SYNC (kSerial) or SIGNAL/WAIT pairs (kTokens) that order it after
+  // every earlier instruction it depends on (see codegen_context.cc).
   void Emit(isa::Instruction inst);
   void Load(isa::DType dtype, const DramView& src, uint64_t ub_row, uint64_t rows, uint64_t lanes);
   void Store(isa::DType dtype, const DramView& dst, uint64_t ub_row, uint64_t rows, uint64_t lanes);
@@ -126,6 +137,7 @@ class CodegenContext {
               bool b_bcast = false, float imm = 0.0f);
   void Halt();
 
+  // The finished stream (after Halt(): under kTokens the SIGNALs are inserted then).
   const std::vector<isa::Instruction>& code() const { return code_; }
   const std::vector<uint32_t>& inst_op() const { return inst_op_; }
 
@@ -145,7 +157,10 @@ class CodegenContext {
   std::vector<isa::Instruction> code_;
   std::vector<uint32_t> inst_op_;
   uint32_t current_op_ = 0;
-  std::optional<isa::Queue> last_queue_;  // queue of the last non-control instruction
+  uint64_t stream_phase_ = 0;
+  std::optional<isa::Queue> last_queue_;  // kSerial: queue of the last non-control instruction
+  TokenStream tokens_;                    // kTokens: the stream until Halt()
+  bool halted_ = false;
 };
 
 // The `num_parts`-way bf16 split of an fp32 value (numerics.h): p0 = bf16(x), r1 = x - p0,

@@ -47,6 +47,21 @@ struct GemmEpilogue {
 // UB rows EmitGemm needs at least (one accumulator row per tile): fewer is ResourceExhausted upstream.
 uint64_t GemmMinUbRows(Precision p);
 
+// Tile sizes and buffer counts of one GEMM (codegen_gemm_plan.cc). A slot count of 2 is a ping-pong
+// pair: tile t uses buffer t % 2, so tile t+1's DMA touches nothing tile t still uses.
+struct GemmPlan {
+  uint64_t mt = 0;        // m rows per tile (accumulator rows per output tile)
+  uint64_t chunk = 0;     // k-tiles per A block
+  bool resident = false;  // one A block per m-tile, reused by every n-tile
+  uint64_t a_slots = 1, out_slots = 1, c_slots = 1, bias_slots = 1, acc_slots = 1;
+  double estimated_cycles = 0;  // kTokens: the cost model's estimate (0 under kSerial)
+};
+// Cycles one DMA of `bytes` takes on `arch` (docs/timing.md rule 3): ceil(bytes / BW) + latency.
+double GemmDmaCycles(const isa::ArchConfig& arch, double bytes);
+// kSerial: the largest m-tile, then the largest A chunk, single buffers. kTokens: the m-tile and
+// buffers that minimise the estimated run time on the target (cost model in codegen_gemm_plan.cc).
+GemmPlan PlanGemm(const CodegenContext& ctx, const GemmOperands& g, const GemmEpilogue& e);
+
 void EmitGemm(CodegenContext& ctx, const GemmOperands& g, const GemmEpilogue& e);
 
 }  // namespace tpusim::compiler::codegen

@@ -35,21 +35,34 @@ void EmitVectorBlock(CodegenContext& ctx, const VectorBlock& block) {
   if (binary && Commutative(*block.op) && in[0].row_stride == 0 && in[1].row_stride != 0) std::swap(in[0], in[1]);
   const bool bcast_b = binary && in[1].row_stride == 0 && block.rows > 1;
 
+  // Buffers: one set per slot (two under kTokens: chunk i uses slot (phase + i) % 2, so chunk i+1's
+  // LOADs overlap chunk i's VECTOR and STORE); a broadcast row per slot, alternating per lane chunk.
+  const uint64_t slots = ctx.overlapped() ? 2 : 1;
   UbAllocator ub = ctx.NewUb();
-  uint64_t chunk = binary && !bcast_b ? ub.free() / 2 : ub.free() - (bcast_b ? 1 : 0);
+  const uint64_t rows_per_chunk_row = binary && !bcast_b ? 2 : 1;
+  uint64_t chunk = (ub.free() - (bcast_b ? slots : 0)) / (slots * rows_per_chunk_row);
   chunk = std::min({chunk, kMaxInstRows, block.rows});
-  const uint64_t a_row = ub.Take(chunk);
-  const uint64_t b_row = binary ? ub.Take(bcast_b ? 1 : chunk) : 0;
+  TPUSIM_CHECK(chunk >= 1, "EmitVectorBlock: UB too small");
+  std::vector<uint64_t> a_row(slots), b_row(slots, 0);
+  for (uint64_t s = 0; s < slots; ++s) {
+    a_row[s] = ub.Take(chunk);
+    if (binary) b_row[s] = ub.Take(bcast_b ? 1 : chunk);
+  }
 
+  uint64_t& phase = ctx.stream_phase();
+  uint64_t lane_chunk = phase;
   for (uint64_t l0 = 0; l0 < block.lanes; l0 += ctx.lanes()) {
     const uint64_t nl = std::min<uint64_t>(ctx.lanes(), block.lanes - l0);
-    if (bcast_b) ctx.Load(isa::DType::F32, in[1].Offset(0, l0), b_row, 1, nl);
+    const uint64_t bcast_row = b_row[lane_chunk++ % slots];
+    if (bcast_b) ctx.Load(isa::DType::F32, in[1].Offset(0, l0), bcast_row, 1, nl);
     for (uint64_t r0 = 0; r0 < block.rows; r0 += chunk) {
       const uint64_t nr = std::min(chunk, block.rows - r0);
-      ctx.Load(isa::DType::F32, in[0].Offset(r0, l0), a_row, nr, nl);
-      if (binary && !bcast_b) ctx.Load(isa::DType::F32, in[1].Offset(r0, l0), b_row, nr, nl);
-      if (block.op.has_value()) ctx.Vector(*block.op, a_row, a_row, b_row, nr, bcast_b);
-      ctx.Store(isa::DType::F32, block.out.Offset(r0, l0), a_row, nr, nl);
+      const uint64_t slot = phase++ % slots;
+      const uint64_t a = a_row[slot], b = bcast_b ? bcast_row : b_row[slot];
+      ctx.Load(isa::DType::F32, in[0].Offset(r0, l0), a, nr, nl);
+      if (binary && !bcast_b) ctx.Load(isa::DType::F32, in[1].Offset(r0, l0), b, nr, nl);
+      if (block.op.has_value()) ctx.Vector(*block.op, a, a, b, nr, bcast_b);
+      ctx.Store(isa::DType::F32, block.out.Offset(r0, l0), a, nr, nl);
     }
   }
 }
@@ -73,12 +86,17 @@ void EmitFlat(CodegenContext& ctx, std::optional<isa::VectorOp> op, const std::v
 void EmitSplitToBf16Parts(CodegenContext& ctx, uint64_t src, const std::vector<uint64_t>& parts, uint64_t n) {
   const uint64_t L = ctx.lanes();
   ForFlatRows(n, L, [&](uint64_t first_row, uint64_t rows, uint64_t lanes) {
+    // x is double-buffered under kTokens (the LOAD writes it, the STOREs read it); t is compute-only.
+    const uint64_t slots = ctx.overlapped() ? 2 : 1;
     UbAllocator ub = ctx.NewUb();
-    const uint64_t chunk = std::min({ub.free() / 2, kMaxInstRows, rows});
-    const uint64_t x = ub.Take(chunk), t = ub.Take(chunk);
+    const uint64_t chunk = std::min({ub.free() / (slots + 1), kMaxInstRows, rows});
+    std::vector<uint64_t> xs(slots);
+    for (uint64_t& x : xs) x = ub.Take(chunk);
+    const uint64_t t = ub.Take(chunk);
     for (uint64_t r0 = 0; r0 < rows; r0 += chunk) {
       const uint64_t nr = std::min(chunk, rows - r0);
       const uint64_t row = first_row + r0;
+      const uint64_t x = xs[ctx.stream_phase()++ % slots];
       ctx.Load(isa::DType::F32, {src + row * L * kF32Bytes, L, 1}, x, nr, lanes);
       for (size_t p = 0; p < parts.size(); ++p) {
         if (p > 0) {  // x <- x - bf16(x): the residual the next part represents

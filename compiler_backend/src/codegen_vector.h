@@ -1,6 +1,7 @@
 // Streaming fp32 blocks through the vector unit: LOAD operand rows, one VECTOR op (or none: a copy),
-// STORE. Shared by the elementwise, layout and GEMM lowerings. Each call owns the whole UB while it runs
-// (the program is serialized, see CodegenContext::Emit).
+// STORE. Shared by the elementwise, layout and GEMM lowerings. Each call lays out the whole UB for
+// itself; under kTokens it double-buffers the chunks, and the token scheduler orders its LOADs after
+// whatever the previous op still does with those rows (CodegenContext::Emit).
 #pragma once
 
 #include <cstdint>

@@ -5,9 +5,11 @@
 // equal shapes become one flat run. Then:
 //   - flat: when the innermost dim is contiguous or broadcast (stride 1 or 0) for every operand and
 //     spans at least a UB row (or is the only dim), it is streamed as full UB rows of L elements plus
-//     one partial row (EmitFlat), once per index of the outer dims;
+//     one partial row (EmitFlat), once per index of the outer dims, unless a block needs fewer DMAs
+//     (many short rows: [300, 40] + [40] is 300 flat rounds but 5 lane chunks as a block);
 //   - block: otherwise the last two dims are UB rows x lanes with each operand's own strides (0 on
 //     broadcast dims), once per index of the outer dims.
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -115,6 +117,16 @@ absl::Status EmitElementwiseNode(const Node& node, CodegenContext& ctx) {
   const Dim& last = dims.back();
   bool flat = dims.size() == 1 || last.size >= ctx.lanes();
   for (uint64_t s : last.in_stride) flat = flat && s <= 1;
+  if (flat && dims.size() >= 2) {
+    // Flat streams each row of the last two dims on its own (a few UB rows per DMA); a block streams
+    // lane chunks of all those rows at once. Pick the one with fewer DMA rounds: every DMA pays the
+    // DRAM latency, whatever its size.
+    const uint64_t L = ctx.lanes(), rows = dims[dims.size() - 2].size;
+    const uint64_t flat_rounds = rows * ((last.size >= L ? 1 : 0) + (last.size % L != 0 ? 1 : 0));
+    const uint64_t chunk_rows = std::max<uint64_t>(1, ctx.ub_rows() / 4);
+    const uint64_t block_rounds = (last.size + L - 1) / L * ((rows + chunk_rows - 1) / chunk_rows);
+    flat = flat_rounds <= block_rounds;
+  }
   const size_t inner = flat ? 1 : 2;  // dims handled inside one block
   const size_t outer_rank = dims.size() - inner;
   std::vector<uint64_t> idx(outer_rank, 0);

@@ -25,8 +25,10 @@ void SoftmaxColumns(CodegenContext& ctx, const DramView& x, const DramView& y, u
   UbAllocator ub = ctx.NewUb();
   const uint64_t max_row = ub.Take(1), sum_row = ub.Take(1), tmp_row = ub.Take(1);
   const uint64_t chunk = std::min({ub.free(), kMaxInstRows, s});
-  const uint64_t data = ub.Take(chunk);
-  if (chunk == s) {  // one pass
+  if (chunk == s) {  // one pass; under kTokens two data buffers when they fit (the chunking, and so
+                     // the reduction order, is the same either way)
+    const uint64_t slots = ctx.overlapped() && 2 * s <= ub.free() ? 2 : 1;
+    const uint64_t data = ub.Take(slots * s) + (ctx.stream_phase()++ % slots) * s;
     ctx.Load(isa::DType::F32, x, data, s, lanes);
     ctx.Vector(VectorOp::ReduceMax, max_row, data, 0, s);
     ctx.Vector(VectorOp::Sub, data, data, max_row, s, /*b_bcast=*/true);
@@ -36,6 +38,7 @@ void SoftmaxColumns(CodegenContext& ctx, const DramView& x, const DramView& y, u
     ctx.Store(isa::DType::F32, y, data, s, lanes);
     return;
   }
+  const uint64_t data = ub.Take(chunk);
   // Pass 1: running max.
   for (uint64_t r0 = 0; r0 < s; r0 += chunk) {
     const uint64_t nr = std::min(chunk, s - r0);

@@ -1,4 +1,4 @@
-// Precision names for CompileOptions (the CLI's --precision flag).
+// Names of CompileOptions' precision (the CLI's --precision flag) and schedule values.
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "tpusim/compiler_backend/compiler.h"
@@ -19,6 +19,21 @@ std::string_view PrecisionName(Precision p) {
     case Precision::kBf16: return "bf16";
     case Precision::kHigh: return "high";
     case Precision::kHighest: return "highest";
+  }
+  TPUSIM_UNREACHABLE();
+}
+
+absl::StatusOr<Schedule> ParseSchedule(std::string_view name) {
+  if (name == "tokens") return Schedule::kTokens;
+  if (name == "serial") return Schedule::kSerial;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown schedule '", std::string(name), "': expected one of tokens, serial"));
+}
+
+std::string_view ScheduleName(Schedule s) {
+  switch (s) {
+    case Schedule::kTokens: return "tokens";
+    case Schedule::kSerial: return "serial";
   }
   TPUSIM_UNREACHABLE();
 }

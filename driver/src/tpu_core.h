@@ -36,6 +36,7 @@ class TpuExecutable final : public Executable {
  public:
   explicit TpuExecutable(std::shared_ptr<const LoadedProgram> loaded) : loaded_(std::move(loaded)) {}
   const isa::Program& program() const override { return loaded_->program; }
+  DeviceMemory frame() const override { return loaded_->frame; }
   const std::shared_ptr<const LoadedProgram>& loaded() const { return loaded_; }
 
  private:
@@ -76,6 +77,8 @@ class TpuCore final : public StreamBackend, public std::enable_shared_from_this<
   const std::string name_;
   const isa::ArchConfig arch_;
   const std::string engine_name_;
+  const bool collect_trace_;                   // DeviceOptions::collect_trace
+  const decltype(DeviceOptions::progress) progress_;  // DeviceOptions::progress (may be empty)
   AddressSpace space_;
   std::mutex state_mu_;                        // serializes every DRAM access and every run on this device
   simulator::DeviceState state_;               // guarded by state_mu_

@@ -45,6 +45,8 @@ TpuCore::TpuCore(std::string name, const DeviceOptions& options, std::unique_ptr
     : name_(std::move(name)),
       arch_(options.arch),
       engine_name_(options.engine),
+      collect_trace_(options.collect_trace),
+      progress_(options.progress),
       space_(name_, kDramBase,
              options.arch.dram_bytes() > kDramBase ? options.arch.dram_bytes() - kDramBase : 0),
       state_(options.arch, options.arch.matmul_types(0)),

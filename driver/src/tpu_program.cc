@@ -177,7 +177,12 @@ absl::StatusOr<uint64_t> TpuCore::RunLaunch(const LoadedProgram& loaded,
         DramMoveLocked(frame + program.inputs(i).dram_offset(), inputs[i].address, loaded.input_bytes[i]));
   }
   state_.ResetOnChip(loaded.mode);
-  simulator::Launch launch{&program, &loaded.code, frame};
+  simulator::Launch launch;
+  launch.program = &program;
+  launch.code = &loaded.code;
+  launch.frame_base = frame;
+  launch.collect_trace = collect_trace_;
+  launch.progress = progress_;
   absl::StatusOr<simulator::RunStats> run = engine_->Run(launch, state_);
   if (!run.ok()) {
     return absl::Status(run.status().code(), absl::StrCat(name_, ": Launch (", engine_name_,

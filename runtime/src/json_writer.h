@@ -1,6 +1,6 @@
 // A minimal streaming JSON writer (private to the runtime library): objects, arrays, strings with
 // RFC 8259 escaping, integers, doubles (non-finite values become null) and null. Output is 2-space
-// indented. The caller nests Begin/End calls correctly; Key() precedes every value inside an object.
+// indented, or compact. The caller nests Begin/End calls correctly; Key() precedes every value inside an object.
 #pragma once
 
 #include <cmath>
@@ -14,6 +14,8 @@ namespace tpusim::runtime::detail {
 
 class JsonWriter {
  public:
+  // indent: 2-space indented, one element per line; otherwise compact (large documents: traces).
+  explicit JsonWriter(bool indent = true) : indent_(indent) {}
   void BeginObject() { OpenValue(); out_ += '{'; stack_.push_back(true); first_ = true; }
   void EndObject() { Close('}'); }
   void BeginArray() { OpenValue(); out_ += '['; stack_.push_back(false); first_ = true; }
@@ -34,12 +36,25 @@ class JsonWriter {
     std::snprintf(buf, sizeof(buf), "%.9g", v);
     out_ += buf;
   }
+  // A number with exactly `decimals` digits after the point (timestamps: no exponent, fixed
+  // resolution); non-finite values become null.
+  void Fixed(double v, int decimals) {
+    OpenValue();
+    if (!std::isfinite(v)) { out_ += "null"; return; }
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+    out_ += buf;
+  }
   void Null() { OpenValue(); out_ += "null"; }
   // The document so far; complete once every Begin has its End.
   const std::string& str() const { return out_; }
 
  private:
-  void Indent() { out_ += '\n'; out_.append(2 * stack_.size(), ' '); }
+  void Indent() {
+    if (!indent_) return;
+    out_ += '\n';
+    out_.append(2 * stack_.size(), ' ');
+  }
   // Comma and newline before an element or key (not after a key: the value follows on its line).
   void Separator() {
     if (!stack_.empty()) {
@@ -84,6 +99,7 @@ class JsonWriter {
     out_ += '"';
   }
 
+  bool indent_ = true;
   std::string out_;
   std::vector<bool> stack_;  // true = object, false = array
   bool first_ = true;        // no element yet in the innermost container

@@ -44,6 +44,18 @@ absl::Status SessionImpl::OpenDevices() {
     driver::DeviceOptions tpu_options;
     tpu_options.engine = options_.engine;
     tpu_options.arch = options_.arch;
+    tpu_options.collect_trace = options_.collect_trace;
+    if (options_.progress) {
+      // The session outlives its devices (it owns them), so `this` stays valid for every launch.
+      tpu_options.progress = [this](uint64_t cycles, uint64_t done, uint64_t total) {
+        RunProgress p;
+        p.launch = launch_index_.load(std::memory_order_relaxed);
+        p.cycles = cycles;
+        p.instructions_done = done;
+        p.instructions_total = total;
+        options_.progress(p);
+      };
+    }
     absl::StatusOr<std::unique_ptr<driver::Device>> tpu = tpu_platform->OpenDevice(0, tpu_options);
     if (!tpu.ok()) {
       return absl::Status(tpu.status().code(), absl::StrCat("opening the TPU device: ", tpu.status().message()));

@@ -5,6 +5,7 @@
 //   session_run.cc      Run: feeds, CPU host kernels and TPU launches through the driver
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "tpusim/driver/driver.h"
+#include "tpusim/runtime/metrics.h"
 #include "tpusim/runtime/session.h"
 
 namespace tpusim::runtime::detail {
@@ -77,6 +79,9 @@ class SessionImpl : public Session {
   struct Loaded {
     isa::Program program;
     std::unique_ptr<driver::Executable> executable;
+    std::string label;                    // "TPU segment 0 (a, b)"
+    std::vector<isa::Opcode> opcodes;     // per instruction, decoded once at compile
+    std::vector<OpCost> op_costs;         // ProgramOpCosts(program), per program.op_names
   };
   // Host-side values of one run: the caller's feeds (borrowed) and the values computed so far;
   // constants are read from graph_.
@@ -109,6 +114,9 @@ class SessionImpl : public Session {
   // Compile cache: "segment|input dtypes and shapes|compile-time dtypes, shapes and values" -> program.
   std::map<std::string, Loaded> programs_;
   std::mutex run_mu_;                        // serializes Run
+  // Index within the current Run of the TPU launch in flight (RunProgress::launch); written by Run's
+  // thread before each launch, read by the progress callback on the stream's worker thread.
+  std::atomic<int> launch_index_{0};
 };
 
 }  // namespace tpusim::runtime::detail

@@ -10,6 +10,7 @@
 #include "cpu_kernels_internal.h"
 #include "session_impl.h"
 #include "tpusim/compiler_backend/compiler.h"
+#include "tpusim/isa/program.h"
 #include "tpusim/isa/status_macros.h"
 
 namespace tpusim::runtime::detail {
@@ -58,22 +59,37 @@ absl::StatusOr<compiler::DataType> BindingDataType(const isa::Binding& b) {
   }
 }
 
-// Adds one launch's statistics to the run's, remapping its per-op counters onto report.tpu_op_names.
-void MergeStats(const isa::Program& program, simulator::RunStats stats, RunReport& report) {
+// Adds one launch's statistics to the run's, remapping its per-op counters (and the program's static
+// per-op costs) onto report.tpu_op_names.
+void MergeStats(const isa::Program& program, const std::vector<OpCost>& op_costs, simulator::RunStats stats,
+                RunReport& report) {
   std::vector<uint64_t> op_instructions = std::move(stats.op_instructions);
   std::vector<uint64_t> op_macs = std::move(stats.op_macs);
+  std::vector<uint64_t> op_cycles = std::move(stats.op_cycles);
   stats.op_instructions.clear();
   stats.op_macs.clear();
+  stats.op_cycles.clear();
   report.tpu.Accumulate(stats);
   auto& names = report.tpu_op_names;
+  auto add = [](std::vector<uint64_t>& into, size_t slot, const std::vector<uint64_t>& from, size_t i) {
+    if (i < from.size()) into[slot] += from[i];
+  };
   for (int i = 0; i < program.op_names_size(); ++i) {
     auto it = std::find(names.begin(), names.end(), program.op_names(i));
     const size_t slot = it - names.begin();
     if (it == names.end()) names.push_back(program.op_names(i));
-    report.tpu.op_instructions.resize(names.size(), 0);
-    report.tpu.op_macs.resize(names.size(), 0);
-    if (static_cast<size_t>(i) < op_instructions.size()) report.tpu.op_instructions[slot] += op_instructions[i];
-    if (static_cast<size_t>(i) < op_macs.size()) report.tpu.op_macs[slot] += op_macs[i];
+    for (auto* v : {&report.tpu.op_instructions, &report.tpu.op_macs, &report.tpu.op_cycles,
+                    &report.tpu_op_useful_macs, &report.tpu_op_dram_bytes}) {
+      v->resize(names.size(), 0);
+    }
+    const size_t k = static_cast<size_t>(i);
+    add(report.tpu.op_instructions, slot, op_instructions, k);
+    add(report.tpu.op_macs, slot, op_macs, k);
+    add(report.tpu.op_cycles, slot, op_cycles, k);
+    if (k < op_costs.size()) {
+      report.tpu_op_useful_macs[slot] += op_costs[k].useful_macs;
+      report.tpu_op_dram_bytes[slot] += op_costs[k].dram_bytes();
+    }
   }
 }
 
@@ -211,9 +227,14 @@ absl::StatusOr<SessionImpl::Loaded*> SessionImpl::GetProgram(
   if (!exe.ok()) {
     return absl::Status(exe.status().code(), absl::StrCat("loading ", where, ": ", exe.status().message()));
   }
+  absl::StatusOr<std::vector<isa::Instruction>> code = isa::DecodeCode(*program);
+  if (!code.ok()) return absl::Status(code.status().code(), absl::StrCat(where, ": ", code.status().message()));
   Loaded& loaded = programs_[key];
   loaded.program = std::move(*program);
   loaded.executable = std::move(*exe);
+  loaded.label = where;
+  loaded.op_costs = ProgramOpCosts(loaded.program, *code);
+  for (const isa::Instruction& inst : *code) loaded.opcodes.push_back(inst.opcode);
   ++report.programs_compiled;
   report.compile_seconds += SecondsSince(start);
   return &loaded;
@@ -262,14 +283,28 @@ absl::Status SessionImpl::RunSegment(int index, Env& env, RunReport& report) {
     out_mems.push_back(mem);
   }
   simulator::RunStats stats;
+  const auto launch_start = Clock::now();
+  launch_index_.store(report.tpu_launches, std::memory_order_relaxed);
   stream->Launch(*loaded->executable, in_mems, out_mems, &stats);
   for (size_t j = 0; j < outputs.size(); ++j) {
     stream->MemcpyDeviceToHost(outputs[j].data(), out_mems[j], outputs[j].byte_size());
   }
   absl::Status status = stream->Synchronize();
   if (!status.ok()) return absl::Status(status.code(), absl::StrCat("TPU segment ", index, ": ", status.message()));
+  report.tpu_seconds += SecondsSince(launch_start);
   for (int j = 0; j < program.outputs_size(); ++j) env.computed[program.outputs(j).name()] = std::move(outputs[j]);
-  MergeStats(program, std::move(stats), report);
+  LaunchRecord record;
+  record.label = loaded->label;
+  record.cycles = stats.cycles;
+  record.op_names.assign(program.op_names().begin(), program.op_names().end());
+  if (options_.collect_trace) {
+    record.inst_op.assign(program.inst_op().begin(), program.inst_op().end());
+    record.opcodes = loaded->opcodes;
+    record.trace = std::move(stats.trace);
+  }
+  stats.trace.clear();
+  report.launches.push_back(std::move(record));
+  MergeStats(program, loaded->op_costs, std::move(stats), report);
   ++report.tpu_launches;
   ++report.tpu_segments;
   return absl::OkStatus();

@@ -3,30 +3,66 @@
 // 0 success, 1 an error from a command (one line "tpusim: error: <message>" on stderr), 2 a usage error.
 #pragma once
 
+#include <map>
+#include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "tpusim/compiler_backend/compiler.h"
+#include "tpusim/runtime/report.h"
+#include "tpusim/runtime/session.h"
 
 namespace tpusim::cli {
 
 // Default target for users: bf16 needs an arch with BF16_FP32 matrix units.
 inline constexpr char kDefaultArch[] = "tpu-v4";
 
-struct RunArgs {
+// What `run` and `profile` share: the model, the session's device/engine/arch/precision, the feeds,
+// the timeline and progress (cli_session.cc).
+struct SessionArgs {
   std::string model;
   std::string device = "tpu";
   std::string engine = "functional";
   std::string arch = kDefaultArch;
   std::string precision = "bf16";
   std::vector<std::string> inputs;  // NAME=FILE
+  std::string trace;                // Chrome trace-event JSON to write ("" = none)
+  bool log_device_placement = false;
+  bool no_progress = false;
+};
+// Registers --arch, --precision, --engine, --input, --trace, --no-progress on `cmd`.
+void AddSessionOptions(CLI::App* cmd, SessionArgs& args);
+
+// A finished Session::Run of an ONNX model.
+struct ModelRun {
+  isa::ArchConfig arch;
+  compiler::Precision precision = compiler::Precision::kBf16;
+  std::unique_ptr<runtime::Session> session;
+  std::map<std::string, compiler::Tensor> outputs;
+  runtime::RunReport report;
+  runtime::ReportInfo info;  // for ReportToJson / ReportToText
+};
+// Imports the model, prepares the feeds, runs it once (with a progress line on stderr for long runs
+// unless args.no_progress) and writes args.trace if set. Placement lines go to `placement_log`.
+absl::StatusOr<ModelRun> RunModel(const SessionArgs& args, std::ostream& placement_log);
+
+struct RunArgs {
+  SessionArgs session;
   std::string output_dir;
   std::string report;
-  bool log_device_placement = false;
 };
 CLI::App* AddRunCommand(CLI::App& app, RunArgs& args);
 absl::Status RunCommand(const RunArgs& args);
+
+struct ProfileArgs {
+  SessionArgs session;  // engine defaults to "cycle"
+  std::string csv;
+};
+CLI::App* AddProfileCommand(CLI::App& app, ProfileArgs& args);
+absl::Status ProfileCommand(const ProfileArgs& args);
 
 struct CompileArgs {
   std::string model;

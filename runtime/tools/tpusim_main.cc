@@ -1,4 +1,4 @@
-// tpusim: the command-line tool (run, compile, asm, disasm). Exit codes: 0 success; 1 an error, reported
+// tpusim: the command-line tool (run, profile, compile, asm, disasm). Exit codes: 0 success; 1 an error, reported
 // as one line "tpusim: error: <message>" on stderr; 2 a usage error (same one-line form).
 #include <exception>
 #include <iostream>
@@ -29,16 +29,19 @@ int Fail(std::string_view message, int code) {
 }
 
 int Main(int argc, char** argv) {
-  CLI::App app{"tpusim: a TPU-style accelerator simulator. Runs ONNX models on a simulated systolic-array\n"
-               "TPU (functional engine) or the CPU, and compiles, assembles and disassembles programs.\n"
+  CLI::App app{"tpusim: a TPU-style accelerator simulator. Runs and profiles ONNX models on a simulated\n"
+               "systolic-array TPU (functional or cycle-accurate engine) or the CPU, and compiles, assembles\n"
+               "and disassembles programs.\n"
                "Default arch: tpu-v4 (bf16 needs an arch with bf16 matrix units); tests use --arch tiny.",
                "tpusim"};
   app.require_subcommand(1);
   tpusim::cli::RunArgs run_args;
+  tpusim::cli::ProfileArgs profile_args;
   tpusim::cli::CompileArgs compile_args;
   tpusim::cli::AsmArgs asm_args;
   tpusim::cli::DisasmArgs disasm_args;
   CLI::App* run = tpusim::cli::AddRunCommand(app, run_args);
+  CLI::App* profile = tpusim::cli::AddProfileCommand(app, profile_args);
   CLI::App* compile = tpusim::cli::AddCompileCommand(app, compile_args);
   CLI::App* assemble = tpusim::cli::AddAsmCommand(app, asm_args);
   CLI::App* disasm = tpusim::cli::AddDisasmCommand(app, disasm_args);
@@ -51,6 +54,8 @@ int Main(int argc, char** argv) {
   absl::Status status;
   if (*run) {
     status = tpusim::cli::RunCommand(run_args);
+  } else if (*profile) {
+    status = tpusim::cli::ProfileCommand(profile_args);
   } else if (*compile) {
     status = tpusim::cli::CompileCommand(compile_args);
   } else if (*assemble) {

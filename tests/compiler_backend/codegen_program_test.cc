@@ -62,6 +62,7 @@ TEST(CodegenLayout, ReshapeToAGraphOutputCopies) {
   EXPECT_GT(InstructionsPerOp(prog)[0], 0u);
   for (const isa::Instruction& inst : Decoded(prog)) {
     EXPECT_TRUE(inst.opcode == isa::Opcode::LOAD || inst.opcode == isa::Opcode::STORE ||
+                inst.opcode == isa::Opcode::SIGNAL || inst.opcode == isa::Opcode::WAIT ||
                 inst.opcode == isa::Opcode::SYNC || inst.opcode == isa::Opcode::HALT)
         << isa::Disassemble(inst);
   }
@@ -191,16 +192,18 @@ TEST(CodegenProgram, MissingIntermediateShapesAreInferred) {
   EXPECT_THAT(prog->outputs(0).shape(), ::testing::ElementsAre(3, 2));
 }
 
-// Ordering policy: the program is serialized, so any two consecutive non-control instructions on
-// different queues have a SYNC between them.
-TEST(CodegenProgram, QueueChangesAreSeparatedBySync) {
+// Ordering policy kSerial: the program is serialized, so any two consecutive non-control instructions
+// on different queues have a SYNC between them. (kTokens: schedule_test.cc.)
+TEST(CodegenProgram, SerialScheduleSeparatesQueueChangesBySync) {
   GraphBuilder gb;
   gb.Input("x", {30, 20});
   gb.Constant("w", {20, 12}, RandomFloats(240, 7));
   gb.Op("MatMul", {"x", "w"}, "y", {30, 12});
   gb.Op("Tanh", {"y"}, "z", {30, 12});
   gb.Output("z");
-  auto prog = Compile(gb.graph(), Options(Precision::kHighest));
+  CompileOptions options = Options(Precision::kHighest);
+  options.schedule = Schedule::kSerial;
+  auto prog = Compile(gb.graph(), options);
   ASSERT_TRUE(prog.ok()) << prog.status();
   std::optional<isa::Queue> last;
   bool synced = false;

@@ -83,8 +83,9 @@ struct RunResult {
 };
 
 // Loads the program's constants at frame base 0, writes `inputs` (program input order), runs the
-// functional engine and reads every output.
-inline absl::StatusOr<RunResult> RunFunctional(const isa::Program& prog, const std::vector<std::vector<float>>& inputs) {
+// engine registered as `engine` ("functional", "cycle") and reads every output.
+inline absl::StatusOr<RunResult> RunOnEngine(const isa::Program& prog, const std::vector<std::vector<float>>& inputs,
+                                             const std::string& engine_name) {
   if (inputs.size() != static_cast<size_t>(prog.inputs_size())) return absl::InvalidArgumentError("input count");
   auto code = isa::DecodeCode(prog);
   if (!code.ok()) return code.status();
@@ -97,9 +98,11 @@ inline absl::StatusOr<RunResult> RunFunctional(const isa::Program& prog, const s
     absl::Status s = state.dram.Write(prog.inputs(i).dram_offset(), inputs[i].data(), inputs[i].size() * 4);
     if (!s.ok()) return s;
   }
-  auto engine = simulator::CreateEngine("functional", prog.arch());
+  auto engine = simulator::CreateEngine(engine_name, prog.arch());
   if (!engine.ok()) return engine.status();
-  simulator::Launch launch{&prog, &*code, 0};
+  simulator::Launch launch;
+  launch.program = &prog;
+  launch.code = &*code;
   RunResult r;
   auto stats = (*engine)->Run(launch, state);
   if (!stats.ok()) return stats.status();
@@ -113,6 +116,10 @@ inline absl::StatusOr<RunResult> RunFunctional(const isa::Program& prog, const s
     r.outputs.push_back(std::move(v));
   }
   return r;
+}
+
+inline absl::StatusOr<RunResult> RunFunctional(const isa::Program& prog, const std::vector<std::vector<float>>& inputs) {
+  return RunOnEngine(prog, inputs, "functional");
 }
 
 // Compiles, validates and runs in one step (gtest failures on any error).

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli_test_util.h"
 #include "onnx_test_data.h"
 #include "tpusim/compiler_backend/onnx_frontend.h"
 #include "tpusim/isa/program.h"
@@ -21,26 +22,6 @@ using ::testing::StartsWith;
 using testing::AllCloseMismatch;
 using testing::OnnxNodeTestDir;
 
-struct CliResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
 // Instruction lines of an assembly listing (comment lines dropped).
 std::vector<std::string> InstructionLines(const std::string& text) {
   std::vector<std::string> out;
@@ -49,43 +30,6 @@ std::vector<std::string> InstructionLines(const std::string& text) {
   }
   return out;
 }
-
-class CliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("tpusim_cli_", info->name(), "_", ::getpid());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
-
-  // Runs `tpusim <args>` (args are passed through the shell as written).
-  CliResult Run(const std::string& args) const {
-    const std::string out = Path("stdout.txt"), err = Path("stderr.txt");
-    const std::string cmd = absl::StrCat("'", TPUSIM_CLI_PATH, "' ", args, " >'", out, "' 2>'", err, "'");
-    const int status = std::system(cmd.c_str());
-    CliResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = ReadAll(out);
-    r.err = ReadAll(err);
-    return r;
-  }
-
-  // Expects exit `code` and exactly one stderr line "tpusim: error: ..." containing `needle`.
-  static void ExpectOneLineError(const CliResult& r, int code, const std::string& needle) {
-    EXPECT_EQ(r.exit_code, code) << r.err;
-    const std::vector<std::string> lines = Lines(r.err);
-    ASSERT_EQ(lines.size(), 1u) << r.err;
-    EXPECT_THAT(lines[0], StartsWith("tpusim: error: "));
-    EXPECT_THAT(lines[0], HasSubstr(needle));
-  }
-
-  std::filesystem::path dir_;
-};
 
 // Input names of an ONNX node test, in order.
 std::vector<std::string> InputNames(const std::string& test) {

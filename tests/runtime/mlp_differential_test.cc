@@ -1,5 +1,7 @@
-// Differential tests of random MLPs: a TPU session (tiny arch, functional engine) against a CPU
-// session, at each precision, plus the CPU session against a naive double-precision forward pass.
+// Differential tests of random MLPs: a TPU session (tiny arch) against a CPU session, at each
+// precision, plus the CPU session against a naive double-precision forward pass. One parameterised
+// suite over (case, TPU engine): every engine must meet the bound, and the engines must agree bit for
+// bit with each other (TpuEnginesAgreeBitForBit).
 //
 // Error model (u = 2^-24, the fp32 unit roundoff; u_bf16 = 2^-9 for 8 significant bits):
 //  - Per product a*w the TPU's relative error is at most eps_p: bf16 rounds both operands, so
@@ -18,7 +20,9 @@
 // The bound is a worst case (every rounding error aligned); actual errors are far smaller, and a
 // wrong precision (e.g. bf16 passes when `highest` was asked for) exceeds it by orders of magnitude.
 #include <cmath>
+#include <cstring>
 #include <random>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -183,9 +187,10 @@ double PassEps(Precision p) {
 int Passes(Precision p) { return p == Precision::kBf16 ? 1 : p == Precision::kHigh ? 3 : 6; }
 
 std::map<std::string, Tensor> RunSession(const compiler::Graph& g, const std::string& device, Precision precision,
-                                         const Tensor& x) {
+                                         const Tensor& x, const std::string& engine = "functional") {
   SessionOptions options;
   options.device = device;
+  options.engine = engine;
   options.precision = precision;
   absl::StatusOr<isa::ArchConfig> arch = isa::LoadPreset("tiny");
   EXPECT_TRUE(arch.ok()) << arch.status();
@@ -198,14 +203,18 @@ std::map<std::string, Tensor> RunSession(const compiler::Graph& g, const std::st
   return out.ok() ? *out : std::map<std::string, Tensor>{};
 }
 
-class MlpDifferentialTest : public ::testing::TestWithParam<MlpCase> {};
+const std::vector<std::string> kEngines = {"functional", "cycle"};
+
+using CaseAndEngine = std::tuple<MlpCase, std::string>;
+class MlpDifferentialTest : public ::testing::TestWithParam<CaseAndEngine> {};
 
 TEST_P(MlpDifferentialTest, TpuMatchesCpuWithinThePrecisionBound) {
-  const MlpCase& c = GetParam();
+  const MlpCase& c = std::get<0>(GetParam());
+  const std::string& engine = std::get<1>(GetParam());
   Mlp mlp = RandomMlp(c);
   compiler::Graph g = BuildMlp(c, mlp);
   std::map<std::string, Tensor> cpu = RunSession(g, "cpu", c.precision, mlp.x);
-  std::map<std::string, Tensor> tpu = RunSession(g, "tpu", c.precision, mlp.x);
+  std::map<std::string, Tensor> tpu = RunSession(g, "tpu", c.precision, mlp.x, engine);
   ASSERT_EQ(cpu.size(), 2u);
   ASSERT_EQ(tpu.size(), 2u);
   // CPU against the exact pass: only the CPU's own fp32 rounding (eps_p = 0, no TPU passes).
@@ -250,7 +259,32 @@ std::vector<MlpCase> Cases() {
   return cases;
 }
 
-INSTANTIATE_TEST_SUITE_P(RandomMlps, MlpDifferentialTest, ::testing::ValuesIn(Cases()), CaseName);
+INSTANTIATE_TEST_SUITE_P(RandomMlps, MlpDifferentialTest,
+                         ::testing::Combine(::testing::ValuesIn(Cases()), ::testing::ValuesIn(kEngines)),
+                         [](const ::testing::TestParamInfo<CaseAndEngine>& info) {
+                           return CaseName({std::get<0>(info.param), info.index}) + "_" + std::get<1>(info.param);
+                         });
+
+// Same program, same bits: the cycle engine's outputs equal the functional engine's byte for byte.
+class MlpEngineAgreementTest : public ::testing::TestWithParam<MlpCase> {};
+
+TEST_P(MlpEngineAgreementTest, TpuEnginesAgreeBitForBit) {
+  const MlpCase& c = GetParam();
+  Mlp mlp = RandomMlp(c);
+  compiler::Graph g = BuildMlp(c, mlp);
+  std::map<std::string, Tensor> functional = RunSession(g, "tpu", c.precision, mlp.x, "functional");
+  std::map<std::string, Tensor> cycle = RunSession(g, "tpu", c.precision, mlp.x, "cycle");
+  ASSERT_EQ(functional.size(), 2u);
+  ASSERT_EQ(cycle.size(), 2u);
+  for (const auto& [name, want] : functional) {
+    const Tensor& got = cycle.at(name);
+    ASSERT_EQ(got.shape(), want.shape()) << name;
+    ASSERT_EQ(got.byte_size(), want.byte_size()) << name;
+    EXPECT_EQ(std::memcmp(got.data(), want.data(), want.byte_size()), 0) << name << " differs";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(RandomMlps, MlpEngineAgreementTest, ::testing::ValuesIn(Cases()), CaseName);
 
 }  // namespace
 }  // namespace tpusim::runtime

@@ -1,6 +1,7 @@
 // ONNX backend node tests (Debian's libonnx-testdata) on the TPU: every op on the TPU (no CPU fallback),
 // tiny arch, precision `highest`, compared with the shipped outputs at ONNX's backend-test tolerance
-// (rtol 1e-3, atol 1e-7).
+// (rtol 1e-3, atol 1e-7). One parameterised suite over (test, engine): every TPU engine must pass
+// (the engines' bit-for-bit agreement is engine_equivalence_test.cc).
 //
 // The tests run are those listed in tests/onnx_conformance_pass.txt (the list may only grow). To
 // regenerate it, run with TPUSIM_CONFORMANCE_SCAN=1:
@@ -13,6 +14,7 @@
 #include <fstream>
 #include <iostream>
 #include <set>
+#include <tuple>
 
 #include "onnx_test_data.h"
 #include "tpusim/compiler_backend/onnx_frontend.h"
@@ -32,26 +34,17 @@ const std::set<std::string> kTpuOpTypes = {"MatMul", "Gemm",    "Add",     "Sub"
                                            "Relu",   "Sigmoid", "Tanh",    "Softmax",  "Flatten",
                                            "Reshape", "Identity", "Constant"};
 
-std::vector<std::string> ReadPassList() {
-  std::vector<std::string> names;
-  std::ifstream in(std::string(TPUSIM_SOURCE_DIR) + "/tests/onnx_conformance_pass.txt");
-  std::string line;
-  while (std::getline(in, line)) {
-    line.erase(0, line.find_first_not_of(" \t"));
-    line.erase(line.find_last_not_of(" \t\r") + 1);
-    if (!line.empty() && line[0] != '#') names.push_back(line);
-  }
-  return names;
-}
+// The TPU engines every conformance test runs on.
+const std::vector<std::string> kEngines = {"functional", "cycle"};
 
-// Runs one node test; "" on success, else what failed.
-std::string RunNodeTest(const std::string& name) {
+// Runs one node test on `engine`; "" on success, else what failed.
+std::string RunNodeTest(const std::string& name, const std::string& engine) {
   const std::string dir = OnnxNodeTestDir(name);
   absl::StatusOr<compiler::Graph> graph = compiler::ImportOnnxFile(dir + "/model.onnx");
   if (!graph.ok()) return absl::StrCat("import: ", graph.status().ToString());
   SessionOptions options;
   options.device = "tpu";
-  options.engine = "functional";
+  options.engine = engine;
   options.arch = *isa::LoadPreset("tiny");
   options.precision = compiler::Precision::kHighest;
   options.allow_cpu_fallback = false;
@@ -87,19 +80,24 @@ std::string RunNodeTest(const std::string& name) {
   return "";
 }
 
-class OnnxConformance : public ::testing::TestWithParam<std::string> {};
+using TestAndEngine = std::tuple<std::string, std::string>;
+class OnnxConformance : public ::testing::TestWithParam<TestAndEngine> {};
 
 TEST_P(OnnxConformance, MatchesShippedOutputsAtHighestPrecision) {
-  const std::string failure = RunNodeTest(GetParam());
-  EXPECT_EQ(failure, "") << GetParam();
+  const auto& [test, engine] = GetParam();
+  const std::string failure = RunNodeTest(test, engine);
+  EXPECT_EQ(failure, "") << test << " on the " << engine << " engine";
 }
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(OnnxConformance);
-INSTANTIATE_TEST_SUITE_P(OnnxNodeTests, OnnxConformance, ::testing::ValuesIn(ReadPassList()),
-                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(OnnxNodeTests, OnnxConformance,
+                         ::testing::Combine(::testing::ValuesIn(testing::ConformancePassList()), ::testing::ValuesIn(kEngines)),
+                         [](const ::testing::TestParamInfo<TestAndEngine>& info) {
+                           return std::get<0>(info.param) + "_" + std::get<1>(info.param);
+                         });
 
 TEST(OnnxConformancePassList, IsNonEmptySortedAndHasNoDuplicates) {
-  const std::vector<std::string> names = ReadPassList();
+  const std::vector<std::string> names = testing::ConformancePassList();
   ASSERT_FALSE(names.empty());
   for (size_t i = 1; i < names.size(); ++i) EXPECT_LT(names[i - 1], names[i]) << "at line of " << names[i];
 }
@@ -131,7 +129,7 @@ TEST(OnnxConformanceScan, SupportedNodeTests) {
     }
     if (!supported) continue;
     ++tried;
-    const std::string failure = RunNodeTest(name);
+    const std::string failure = RunNodeTest(name, "functional");
     std::cout << (failure.empty() ? "PASS " : "FAIL ") << name << (failure.empty() ? "" : ": ") << failure
               << "\n";
     if (failure.empty()) passed.push_back(name);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,20 @@ inline constexpr char kOnnxNodeTestRoot[] = "/usr/share/libonnx-testdata/data/no
 
 inline std::string OnnxNodeTestDir(const std::string& name) {
   return absl::StrCat(kOnnxNodeTestRoot, "/", name);
+}
+
+// The node tests that pass on the TPU: tests/onnx_conformance_pass.txt ('#' comments and blank lines
+// skipped; the list may only grow).
+inline std::vector<std::string> ConformancePassList() {
+  std::vector<std::string> names;
+  std::ifstream in(std::string(TPUSIM_SOURCE_DIR) + "/tests/onnx_conformance_pass.txt");
+  std::string line;
+  while (std::getline(in, line)) {
+    line.erase(0, line.find_first_not_of(" \t"));
+    line.erase(line.find_last_not_of(" \t\r") + 1);
+    if (!line.empty() && line[0] != '#') names.push_back(line);
+  }
+  return names;
 }
 
 // The test_data_set_* folders of a node test, sorted.

@@ -6,99 +6,15 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "tpusim/isa/arch_config.h"
 #include "tpusim/isa/isa.h"
+#include "json_checker.h"
 #include "tpusim/runtime/report.h"
 
 namespace tpusim::runtime {
 namespace {
 
 using ::testing::HasSubstr;
-
-// A strict recursive-descent JSON syntax check (RFC 8259), written for this test.
-class JsonChecker {
- public:
-  explicit JsonChecker(const std::string& s) : s_(s) {}
-  bool Valid() {
-    Space();
-    if (!Value()) return false;
-    Space();
-    return i_ == s_.size();
-  }
-
- private:
-  void Space() { while (i_ < s_.size() && std::strchr(" \t\r\n", s_[i_]) != nullptr) ++i_; }
-  bool Eat(char c) {
-    if (i_ < s_.size() && s_[i_] == c) { ++i_; return true; }
-    return false;
-  }
-  bool Literal(const char* word) {
-    const size_t n = std::strlen(word);
-    if (s_.compare(i_, n, word) != 0) return false;
-    i_ += n;
-    return true;
-  }
-  bool String() {
-    if (!Eat('"')) return false;
-    while (i_ < s_.size()) {
-      const unsigned char c = s_[i_++];
-      if (c == '"') return true;
-      if (c < 0x20) return false;
-      if (c == '\\') {
-        if (i_ >= s_.size()) return false;
-        const char e = s_[i_++];
-        if (e == 'u') {
-          for (int k = 0; k < 4; ++k) {
-            if (i_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_++]))) return false;
-          }
-        } else if (std::strchr("\"\\/bfnrt", e) == nullptr) {
-          return false;
-        }
-      }
-    }
-    return false;
-  }
-  bool Number() {
-    const size_t start = i_;
-    Eat('-');
-    while (i_ < s_.size() && std::strchr("0123456789.eE+-", s_[i_]) != nullptr) ++i_;
-    return i_ > start && std::isdigit(static_cast<unsigned char>(s_[i_ - 1]));
-  }
-  bool Value() {
-    Space();
-    if (i_ >= s_.size()) return false;
-    const char c = s_[i_];
-    if (c == '{') {
-      ++i_;
-      Space();
-      if (Eat('}')) return true;
-      do {
-        Space();
-        if (!String()) return false;
-        Space();
-        if (!Eat(':') || !Value()) return false;
-        Space();
-      } while (Eat(','));
-      return Eat('}');
-    }
-    if (c == '[') {
-      ++i_;
-      Space();
-      if (Eat(']')) return true;
-      do {
-        if (!Value()) return false;
-        Space();
-      } while (Eat(','));
-      return Eat(']');
-    }
-    if (c == '"') return String();
-    if (c == 't') return Literal("true");
-    if (c == 'f') return Literal("false");
-    if (c == 'n') return Literal("null");
-    return Number();
-  }
-  const std::string& s_;
-  size_t i_ = 0;
-};
 
 struct Fixture {
   RunReport report;
@@ -127,7 +43,11 @@ Fixture MakeFixture() {
   f.report.tpu_op_names = {"fc1", "relu"};
   f.placements = {{"fc1", "MatMul", kTpuDeviceName, ""},
                   {"pick", "ArgMax", kCpuDeviceName, "ArgMax is not supported on the TPU: \"x\"\n"}};
-  f.info = {"m\\odel.onnx", "functional", "tiny", "tpu", "bf16"};
+  f.info.model = "m\\odel.onnx";
+  f.info.engine = "functional";
+  f.info.arch = "tiny";
+  f.info.device = "tpu";
+  f.info.precision = "bf16";
   return f;
 }
 
@@ -180,6 +100,67 @@ TEST(ReportText, SummarizesPlacementOpcodesAndBytes) {
   EXPECT_THAT(text, HasSubstr("instructions: 6 (LOAD 3, MATMUL 2, HALT 1)"));
   EXPECT_THAT(text, HasSubstr("DRAM->UB 4.10 kB"));
   EXPECT_THAT(text, HasSubstr("fc1"));
+}
+
+// A cycle-engine run on tiny (64 MACs and 16 DRAM bytes per cycle, 1 GHz): 1000 cycles, 24000 useful
+// MACs, 4000 DRAM bytes -> MXU utilization 24000 / 64000 = 0.375; roofline max(375, 250) = 375 cycles
+// -> FLOPS utilization 0.375; bandwidth 4000 / 16000 = 0.25; intensity 6 >= ridge 4: compute-bound.
+Fixture TimedFixture() {
+  Fixture f = MakeFixture();
+  absl::StatusOr<isa::ArchConfig> tiny = isa::LoadPreset("tiny");
+  EXPECT_TRUE(tiny.ok()) << tiny.status();
+  if (tiny.ok()) f.info.arch_config = *tiny;
+  f.info.engine = "cycle";
+  simulator::RunStats& s = f.report.tpu;
+  s.engine = "cycle";
+  s.cycles = 1000;
+  s.useful_macs = 24000;
+  s.dram_to_ub_bytes = 2000;
+  s.dram_to_weights_bytes = 1000;
+  s.ub_to_dram_bytes = 1000;
+  s.ub_to_array_bytes = 3000;
+  s.accumulator_bytes = 5000;
+  s.buckets = {500, 100, 50, 50, 200, 0, 100};
+  s.op_cycles = {900, 10};
+  f.report.tpu_seconds = 0.5;  // 2000 simulated cycles per wall second
+  return f;
+}
+
+TEST(ReportJson, TimedRunAddsSimulatedTimeBucketsTrafficAndUtilizations) {
+  const Fixture f = TimedFixture();
+  const std::string json = ReportToJson(f.report, f.placements, f.info);
+  EXPECT_TRUE(JsonChecker(json).Valid()) << json;
+  for (const char* key :
+       {"\"cycles\": 1000", "\"simulated_seconds\": 1e-06", "\"simulated_cycles_per_second\": 2000",
+        "\"ub_to_array\": 3000", "\"accumulators\": 5000", "\"mxu_utilization\": 0.375",
+        "\"flops_utilization_roofline\": 0.375", "\"memory_bandwidth_utilization\": 0.25",
+        "\"bound\": \"compute\"", "\"roofline_cycles\": 375", "\"ridge_macs_per_byte\": 4",
+        "\"dram_bytes\": 4000", "\"cycles\": 900"}) {
+    EXPECT_THAT(json, HasSubstr(key));
+  }
+  EXPECT_THAT(json, HasSubstr("\"active\": {\n      \"cycles\": 500,\n      \"percent\": 50\n"));
+  EXPECT_THAT(json, HasSubstr("\"non_matrix\": {\n      \"cycles\": 200,\n      \"percent\": 20\n"));
+}
+
+TEST(ReportJson, UntimedRunHasNullTimingValues) {
+  const Fixture f = MakeFixture();
+  const std::string json = ReportToJson(f.report, f.placements, f.info);
+  for (const char* key : {"\"cycle_buckets\": null", "\"simulated_seconds\": null",
+                          "\"mxu_utilization\": null", "\"achieved_flops\": null"}) {
+    EXPECT_THAT(json, HasSubstr(key));
+  }
+}
+
+TEST(ReportText, TimedRunShowsUtilizationsAndBuckets) {
+  const Fixture f = TimedFixture();
+  const std::string text = ReportToText(f.report, f.placements, f.info);
+  EXPECT_THAT(text, HasSubstr("cycles: 1000 (1 us simulated at 1000 MHz; 2000 simulated cycles per wall second)"));
+  EXPECT_THAT(text, HasSubstr("MXU utilization 37.50%, FLOPS utilization (roofline) 37.50%, "
+                              "HBM/DRAM bandwidth utilization 25.00%"));
+  EXPECT_THAT(text, HasSubstr("6 MACs per DRAM byte vs ridge 4 -> compute-bound; the roofline allows 375.0 cycles"));
+  EXPECT_THAT(text, HasSubstr("cycle buckets: active 50.0%, weight_load_stall 10.0%, weight_shift 5.0%, "
+                              "input_stall 5.0%, non_matrix 20.0%, sync_wait 0.0%, idle 10.0%"));
+  EXPECT_THAT(text, HasSubstr("UB->array 3.00 kB, accumulators 5.00 kB"));
 }
 
 }  // namespace

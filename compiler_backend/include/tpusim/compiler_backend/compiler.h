@@ -19,9 +19,20 @@ enum class Precision { kBf16, kHigh, kHighest };
 absl::StatusOr<Precision> ParsePrecision(std::string_view name);  // "bf16" | "high" | "highest"
 std::string_view PrecisionName(Precision p);
 
+// How codegen orders the decoupled load, compute and store queues (docs/timing.md):
+//   kTokens: SIGNAL/WAIT dependency tokens only where one queue's instruction touches what another
+//            queue's earlier instruction touched (tpusim/compiler_backend/schedule_tokens.h), with
+//            double-buffered tiles, so DMA overlaps compute;
+//   kSerial: a SYNC (full barrier) at every change of queue: nothing overlaps.
+// Both give the same output bits.
+enum class Schedule { kTokens, kSerial };
+absl::StatusOr<Schedule> ParseSchedule(std::string_view name);  // "tokens" | "serial"
+std::string_view ScheduleName(Schedule s);
+
 struct CompileOptions {
   isa::ArchConfig arch;
   Precision precision = Precision::kBf16;
+  Schedule schedule = Schedule::kTokens;
 };
 
 // OK if the node can run on the TPU given its (known) input shapes and attributes; otherwise

@@ -32,8 +32,15 @@ struct DeviceMemory {
 };
 
 struct DeviceOptions {
-  std::string engine = "functional";  // tpu only: functional (cycle, rtl in later versions)
+  std::string engine = "functional";  // tpu only: "functional", "cycle" (simulator::EngineNames())
   isa::ArchConfig arch;               // tpu only; must be valid (isa::ValidateArchConfig)
+  // tpu only: every launch asks its engine for a timeline (simulator::Launch::collect_trace); timing
+  // engines then fill RunStats::trace, the functional engine leaves it empty.
+  bool collect_trace = false;
+  // tpu only, optional: forwarded to every launch as simulator::Launch::progress (timing engines call
+  // it about once per wall-clock second of a long launch with the simulated cycles so far, the
+  // instructions completed and the program's instruction count), on the stream's worker thread.
+  std::function<void(uint64_t cycles, uint64_t instructions_done, uint64_t instructions_total)> progress;
 };
 
 // A host kernel for the cpu backend: receives host pointers for the DeviceMemory arguments of the
@@ -50,6 +57,10 @@ class Executable {
  public:
   virtual ~Executable() = default;
   virtual const isa::Program& program() const = 0;
+  // The program's DRAM frame (constants, input and output slots, scratch; program.frame_bytes long),
+  // readable with Device::CopyFromDevice once the launches using it have completed: two engines that
+  // ran the same launch must leave byte-identical frames. Null on backends without frames.
+  virtual DeviceMemory frame() const { return DeviceMemory{}; }
 };
 
 class Stream {

@@ -2,6 +2,7 @@
 // them through the driver, falling back to the CPU for ops the TPU does not support.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <ostream>
@@ -13,12 +14,21 @@
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/compiler_backend/ir.h"
 #include "tpusim/driver/driver.h"
+#include "tpusim/isa/instruction.h"
 #include "tpusim/simulator/engine.h"
 
 namespace tpusim::runtime {
 
 inline constexpr char kTpuDeviceName[] = "/job:localhost/replica:0/task:0/device:TPU:0";
 inline constexpr char kCpuDeviceName[] = "/job:localhost/replica:0/task:0/device:CPU:0";
+
+// How far a Run has got, reported while a TPU launch runs.
+struct RunProgress {
+  int launch = 0;                   // index of the TPU launch within the Run (0-based)
+  uint64_t cycles = 0;              // cycles simulated so far in this launch
+  uint64_t instructions_done = 0;   // instructions of this launch completed so far
+  uint64_t instructions_total = 0;  // instructions of the launch's program
+};
 
 struct SessionOptions {
   std::string device = "tpu";         // "tpu": TPU where supported, else CPU; "cpu": everything on CPU
@@ -28,6 +38,13 @@ struct SessionOptions {
   bool allow_cpu_fallback = true;     // false: an op the TPU cannot run is an error (conformance runs)
   bool log_device_placement = false;  // print one line per op, TensorFlow style, when placed
   std::ostream* log = nullptr;        // where placement lines go (nullptr = std::cerr)
+  // Timing engines: keep each TPU launch's timeline (RunReport::launches[i].trace), for
+  // ChromeTraceJson (trace.h). Costs memory in proportion to the instructions run.
+  bool collect_trace = false;
+  // Called now and then while a TPU launch runs, by engines that report progress (the cycle engine,
+  // through driver::DeviceOptions::progress); on the TPU stream's worker thread, so it must be
+  // thread-safe, cheap, and must not call into the session.
+  std::function<void(const RunProgress&)> progress;
 };
 
 // Where one op runs, and why it is not on the TPU when it is not.
@@ -42,6 +59,18 @@ struct Placement {
 // "MatMul: /job:localhost/replica:0/task:0/device:TPU:0\n".
 std::string FormatPlacementLog(const std::vector<Placement>& placements);
 
+// One TPU launch of a Run, in launch order: enough to draw its timeline (trace.h).
+struct LaunchRecord {
+  std::string label;                   // "TPU segment 0 (MatMul_0, Add_1)"
+  uint64_t cycles = 0;                 // simulated cycles of the launch (0 on untimed engines)
+  std::vector<std::string> op_names;   // the program's op_names (TraceSlice op lookup)
+  // Filled only when SessionOptions::collect_trace: the program's inst_op and the opcode of every
+  // instruction (a slice is named by the mnemonic of its instruction), and the engine's slices.
+  std::vector<uint32_t> inst_op;
+  std::vector<isa::Opcode> opcodes;
+  std::vector<simulator::TraceSlice> trace;
+};
+
 // What one Run did.
 struct RunReport {
   double wall_seconds = 0;
@@ -52,7 +81,13 @@ struct RunReport {
   int cpu_kernels = 0;
   int tpu_segments = 0;        // TPU subgraphs executed (one launch each)
   simulator::RunStats tpu;     // accumulated over the run's TPU launches
-  std::vector<std::string> tpu_op_names;  // tpu.op_instructions / op_macs index -> node name, merged
+  std::vector<std::string> tpu_op_names;  // tpu.op_instructions / op_macs / op_cycles index -> node name, merged
+  // Per op, indexed like tpu_op_names: the static costs of the launched programs (metrics.h
+  // ProgramOpCosts), summed over the run's launches.
+  std::vector<uint64_t> tpu_op_useful_macs;
+  std::vector<uint64_t> tpu_op_dram_bytes;
+  double tpu_seconds = 0;                 // wall time of the TPU launches (enqueue to completion)
+  std::vector<LaunchRecord> launches;     // every TPU launch, in order
 };
 
 // Placement rules (Create), per node in order:
