@@ -24,6 +24,7 @@ test: build
 
 bench: build
 	$(BUILD_DIR)/benchmarks/bm_gemm
+	$(BUILD_DIR)/benchmarks/bm_cycle
 
 clean:
 	rm -rf $(BUILD_DIR)

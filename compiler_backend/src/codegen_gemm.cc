@@ -161,12 +161,13 @@ void GemmEmitter::BuildSteps() {
 // Where the loads go. kSerial: a block's A loads at its first step; weights in Run(). kTokens: the
 // weight tile of step s right after MATMUL s - F (F = FIFO depth: the FIFO never overflows in
 // program order), and A k-tile j of block b D steps before its first MATMUL, D = F + the steps one A
-// load takes + 1, but never before the last MATMUL that reads the UB rows it overwrites (with two A
-// buffers that was two blocks back; with one, the previous block's k-tile j: refill).
+// load takes + 1 (resident with two A buffers, earlier still: the next m-tile's loads spread evenly
+// over this m-tile's steps), but never before the last MATMUL that reads the UB rows it overwrites (with two A buffers
+// that was two blocks back; with one, the previous block's k-tile j: refill).
 void GemmEmitter::PlaceLoads() {
   const size_t n = steps_.size();
   first_use_.assign(n, false);
-  std::vector<size_t> first_step(blocks_.size(), n);
+  std::vector<size_t> first_step(blocks_.size(), n), last_step(blocks_.size(), 0);
   std::vector<std::vector<size_t>> first_use(blocks_.size()), last_use(blocks_.size());
   for (size_t b = 0; b < blocks_.size(); ++b) {
     first_use[b].assign(blocks_[b].count, n);
@@ -175,6 +176,7 @@ void GemmEmitter::PlaceLoads() {
   for (size_t s = 0; s < n; ++s) {
     const Step& st = steps_[s];
     first_step[st.block] = std::min(first_step[st.block], s);
+    last_step[st.block] = s;
     if (first_use[st.block][st.pos] == n) {
       first_use[st.block][st.pos] = s;
       first_use_[s] = true;
@@ -189,7 +191,8 @@ void GemmEmitter::PlaceLoads() {
     return;
   }
   const uint64_t R = ctx_.array_rows();
-  const double a_cycles = GemmDmaCycles(ctx_.arch(), static_cast<double>(plan_.mt * std::min<uint64_t>(R, g_.k) * kF32Bytes));
+  const uint64_t a_bytes = plan_.mt * std::min<uint64_t>(R, g_.k) * kF32Bytes;
+  const double a_cycles = GemmDmaCycles(ctx_.arch(), static_cast<double>(a_bytes));
   const size_t lookahead = fifo_ + static_cast<size_t>(std::ceil(a_cycles / static_cast<double>(plan_.mt))) + 1;
   load_slot_.assign(n + 1, {});
   for (size_t s = 0; s < n; ++s) load_slot_[s < fifo_ ? 0 : s - fifo_ + 1].push_back({s, false, 0, 0});
@@ -198,6 +201,10 @@ void GemmEmitter::PlaceLoads() {
     for (uint64_t j = 0; j < blocks_[b].count; ++j) {
       const size_t need = first_use[b][j];
       size_t slot = need >= lookahead ? need - lookahead + 1 : 0;
+      if (plan_.resident && b > 0 && blocks_[b].slot != blocks_[b - 1].slot) {  // spread over the previous m-tile
+        const size_t len = last_step[b - 1] - first_step[b - 1] + 1;
+        slot = std::min<size_t>(slot, first_step[b - 1] + 1 + j * len / blocks_[b].count);
+      }
       if (auto it = last_reader.find({blocks_[b].slot, j}); it != last_reader.end()) slot = std::max(slot, it->second);
       load_slot_[slot].push_back({need, true, b, j});
     }

@@ -118,7 +118,8 @@ inline absl::StatusOr<RunResult> RunOnEngine(const isa::Program& prog, const std
   return r;
 }
 
-inline absl::StatusOr<RunResult> RunFunctional(const isa::Program& prog, const std::vector<std::vector<float>>& inputs) {
+inline absl::StatusOr<RunResult> RunFunctional(const isa::Program& prog,
+                                               const std::vector<std::vector<float>>& inputs) {
   return RunOnEngine(prog, inputs, "functional");
 }
 

@@ -117,6 +117,17 @@ std::vector<Case> AllCases() {
           SoftmaxCase(3, 1500, "Softmax (three passes: the rows do not fit the UB)")};
 }
 
+TEST(Schedule, NamesRoundTripAndTokensIsTheDefault) {
+  for (Schedule s : {Schedule::kTokens, Schedule::kSerial}) {
+    auto parsed = ParseSchedule(ScheduleName(s));
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(*parsed, s);
+  }
+  EXPECT_EQ(ScheduleName(Schedule::kTokens), "tokens");
+  EXPECT_EQ(ParseSchedule("overlap").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(CompileOptions{}.schedule, Schedule::kTokens);
+}
+
 TEST(Schedule, TokensAndSerialGiveIdenticalBits) {
   for (const Case& c : AllCases()) {
     isa::Program tokens = CompileWith(c, Schedule::kTokens, Tiny());

@@ -211,14 +211,21 @@ TEST(TokenScheduler, RandomStreamsOrderEveryCrossQueueConflict) {
     auto row = [&] { return std::uniform_int_distribution<int>(0, 24)(gen); };
     auto addr = [&] { return 64 * std::uniform_int_distribution<int>(0, 12)(gen); };
     for (int i = 0; i < 150; ++i) {
+      const std::string dma = " rows=4 lanes=8 row_stride=8 lane_stride=1";
       std::string line;
       switch (std::uniform_int_distribution<int>(0, 5)(gen)) {
-        case 0: line = absl::StrCat("LOAD dtype=f32 dram_addr=", addr(), " ub_row=", row(), " rows=4 lanes=8 row_stride=8 lane_stride=1"); break;
-        case 1: line = absl::StrCat("STORE dtype=f32 dram_addr=", addr(), " ub_row=", row(), " rows=4 lanes=8 row_stride=8 lane_stride=1"); break;
-        case 2: line = absl::StrCat("LOAD_WEIGHTS dtype=bf16 dram_addr=", addr(), " rows=8 cols=8 row_stride=8 col_stride=1"); break;
-        case 3: line = absl::StrCat("MATMUL dtype=bf16 accumulate=1 ub_row=", row(), " acc_row=", row(), " rows=3"); break;
+        case 0: line = absl::StrCat("LOAD dtype=f32 dram_addr=", addr(), " ub_row=", row(), dma); break;
+        case 1: line = absl::StrCat("STORE dtype=f32 dram_addr=", addr(), " ub_row=", row(), dma); break;
+        case 2:
+          line = absl::StrCat("LOAD_WEIGHTS dtype=bf16 dram_addr=", addr(), " rows=8 cols=8 row_stride=8 col_stride=1");
+          break;
+        case 3:
+          line = absl::StrCat("MATMUL dtype=bf16 accumulate=1 ub_row=", row(), " acc_row=", row(), " rows=3");
+          break;
         case 4: line = absl::StrCat("ACTIVATE acc_row=", row(), " ub_row=", row(), " rows=2"); break;
-        default: line = absl::StrCat("VECTOR op=add dst_row=", row(), " a_row=", row(), " b_row=", row(), " rows=3"); break;
+        default:
+          line = absl::StrCat("VECTOR op=add dst_row=", row(), " a_row=", row(), " b_row=", row(), " rows=3");
+          break;
       }
       in.push_back(Asm(line));
     }
