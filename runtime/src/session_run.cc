@@ -219,6 +219,7 @@ absl::StatusOr<SessionImpl::Loaded*> SessionImpl::GetProgram(
   compiler::CompileOptions compile_options;
   compile_options.arch = options_.arch;
   compile_options.precision = options_.precision;
+  compile_options.schedule = options_.schedule;
   absl::StatusOr<isa::Program> program = compiler::Compile(*sub, compile_options);
   if (!program.ok()) {
     return absl::Status(program.status().code(), absl::StrCat("compiling ", where, ": ", program.status().message()));

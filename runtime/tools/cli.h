@@ -28,12 +28,13 @@ struct SessionArgs {
   std::string engine = "functional";
   std::string arch = kDefaultArch;
   std::string precision = "bf16";
+  std::string schedule = "tokens";
   std::vector<std::string> inputs;  // NAME=FILE
   std::string trace;                // Chrome trace-event JSON to write ("" = none)
   bool log_device_placement = false;
   bool no_progress = false;
 };
-// Registers --arch, --precision, --engine, --input, --trace, --no-progress on `cmd`.
+// Registers --arch, --precision, --schedule, --engine, --input, --trace, --no-progress on `cmd`.
 void AddSessionOptions(CLI::App* cmd, SessionArgs& args);
 
 // A finished Session::Run of an ONNX model.

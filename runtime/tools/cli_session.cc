@@ -44,6 +44,11 @@ void AddSessionOptions(CLI::App* cmd, SessionArgs& args) {
                   "Matrix precision for fp32 graphs: bf16 (1 pass), high (3 passes), highest (6 passes)")
       ->check(CLI::IsMember({"bf16", "high", "highest"}))
       ->capture_default_str();
+  cmd->add_option("--schedule", args.schedule,
+                  "How programs order the load/compute/store queues: tokens (dependency tokens, DMA "
+                  "overlaps compute) or serial (a SYNC at every queue change)")
+      ->check(CLI::IsMember({"tokens", "serial"}))
+      ->capture_default_str();
   cmd->add_option("--input", args.inputs,
                   "NAME=FILE: feed graph input NAME from an ONNX TensorProto .pb or a NumPy .npy file "
                   "(repeatable); inputs not given get deterministic random values in [-1, 1)")
@@ -74,6 +79,7 @@ absl::StatusOr<ModelRun> RunModel(const SessionArgs& args, std::ostream& placeme
   options.engine = args.engine;
   options.arch = run.arch;
   options.precision = run.precision;
+  TPUSIM_ASSIGN_OR_RETURN(options.schedule, compiler::ParseSchedule(args.schedule));
   options.log_device_placement = args.log_device_placement;
   options.log = &placement_log;
   options.collect_trace = !args.trace.empty();

@@ -132,6 +132,24 @@ TEST_F(CliTest, UnknownPrecisionIsUsageErrorExitTwo) {
                      "fp8");
 }
 
+TEST_F(CliTest, SerialAndTokenSchedulesWriteTheSameOutputs) {
+  for (const char* schedule : {"tokens", "serial"}) {
+    const CliResult r = Run(absl::StrCat("run", InputFlags(kMatmul), " '", OnnxNodeTestDir(kMatmul),
+                                         "/model.onnx' --arch tiny --engine cycle --schedule ", schedule,
+                                         " --output-dir '", Path(schedule), "'"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  const std::string name = SafeFileName(OutputName(kMatmul)) + ".pb";
+  const std::string tokens = ReadAll(Path("tokens/" + name));
+  ASSERT_FALSE(tokens.empty());
+  EXPECT_EQ(tokens, ReadAll(Path("serial/" + name)));
+}
+
+TEST_F(CliTest, UnknownScheduleIsUsageErrorExitTwo) {
+  ExpectOneLineError(Run(absl::StrCat("run '", OnnxNodeTestDir(kMatmul), "/model.onnx' --schedule eager")), 2,
+                     "eager");
+}
+
 TEST_F(CliTest, MissingSubcommandIsUsageErrorExitTwo) { ExpectOneLineError(Run(""), 2, "subcommand"); }
 
 TEST_F(CliTest, InputNameNotInModelIsAnError) {

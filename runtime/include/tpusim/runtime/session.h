@@ -35,6 +35,7 @@ struct SessionOptions {
   std::string engine = "functional";  // TPU engine
   isa::ArchConfig arch;               // required when device == "tpu"
   compiler::Precision precision = compiler::Precision::kBf16;
+  compiler::Schedule schedule = compiler::Schedule::kTokens;  // how TPU programs order their queues
   bool allow_cpu_fallback = true;     // false: an op the TPU cannot run is an error (conformance runs)
   bool log_device_placement = false;  // print one line per op, TensorFlow style, when placed
   std::ostream* log = nullptr;        // where placement lines go (nullptr = std::cerr)
