@@ -119,11 +119,13 @@ absl::Status ValidateArchConfig(const ArchConfig& cfg, std::string_view origin) 
   TPUSIM_RETURN_IF_ERROR(CheckRange(origin, "array_rows", cfg.array_rows(), 1, 4096));
   TPUSIM_RETURN_IF_ERROR(CheckRange(origin, "array_cols", cfg.array_cols(), 1, 4096));
   TPUSIM_RETURN_IF_ERROR(CheckRange(origin, "mxu_count", cfg.mxu_count(), 1, 64));
-  if (cfg.dataflow() != WEIGHT_STATIONARY) {
-    std::string why = cfg.dataflow() == OUTPUT_STATIONARY ? "is not supported yet" : "is invalid";
-    return absl::InvalidArgumentError(detail::Cat(origin, ": field 'dataflow' = ",
-                                                   Dataflow_Name(cfg.dataflow()), " ", why,
-                                                   " (supported: WEIGHT_STATIONARY)"));
+  // Both dataflows compute the same bits; they differ in timing only (docs/timing.md).
+  if (cfg.dataflow() != WEIGHT_STATIONARY && cfg.dataflow() != OUTPUT_STATIONARY) {
+    std::string name = Dataflow_IsValid(cfg.dataflow()) ? Dataflow_Name(cfg.dataflow())
+                                                        : detail::Cat(static_cast<int>(cfg.dataflow()));
+    return absl::InvalidArgumentError(detail::Cat(
+        origin, ": field 'dataflow' = ", name,
+        " is invalid (expected WEIGHT_STATIONARY or OUTPUT_STATIONARY)"));
   }
   if (cfg.matmul_types().empty()) {
     return absl::InvalidArgumentError(detail::Cat(

@@ -110,13 +110,29 @@ TEST(ArchConfig, InvalidValuesNameOriginFieldAndRange) {
   EXPECT_TRUE(Contains(ValidateArchConfig(cfg, "x"), "'name' is empty"));
 }
 
-TEST(ArchConfig, OutputStationaryIsNotSupportedYet) {
+TEST(ArchConfig, BothDataflowsAreAcceptedAndUnspecifiedIsRejected) {
   ArchConfig cfg = Tiny();
   cfg.set_dataflow(OUTPUT_STATIONARY);
-  absl::Status s = ValidateArchConfig(cfg, "x");
-  EXPECT_TRUE(Contains(s, "'dataflow' = OUTPUT_STATIONARY is not supported yet")) << s;
+  EXPECT_TRUE(ValidateArchConfig(cfg, "x").ok()) << ValidateArchConfig(cfg, "x");
+  cfg.set_dataflow(WEIGHT_STATIONARY);
+  EXPECT_TRUE(ValidateArchConfig(cfg, "x").ok());
   cfg.set_dataflow(DATAFLOW_UNSPECIFIED);
-  EXPECT_TRUE(Contains(ValidateArchConfig(cfg, "x"), "'dataflow'"));
+  absl::Status s = ValidateArchConfig(cfg, "x");
+  EXPECT_TRUE(Contains(s, "x: field 'dataflow' = DATAFLOW_UNSPECIFIED is invalid (expected "
+                          "WEIGHT_STATIONARY or OUTPUT_STATIONARY)")) << s;
+  cfg.set_dataflow(static_cast<Dataflow>(7));  // an enum value from a newer writer
+  s = ValidateArchConfig(cfg, "x");
+  EXPECT_TRUE(Contains(s, "'dataflow' = 7 is invalid")) << s;
+}
+
+TEST(ArchConfig, OutputStationaryParsesFromText) {
+  std::string text = ArchConfigToText(Tiny());
+  const size_t at = text.find("dataflow: WEIGHT_STATIONARY");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, std::string("dataflow: WEIGHT_STATIONARY").size(), "dataflow: OUTPUT_STATIONARY");
+  absl::StatusOr<ArchConfig> cfg = ParseArchConfig(text, "os.textproto");
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->dataflow(), OUTPUT_STATIONARY);
 }
 
 TEST(ArchConfig, EmptyMatmulTypesRejected) {

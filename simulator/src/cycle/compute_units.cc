@@ -22,9 +22,10 @@ void Mxu::Start(uint32_t i) {
   const auto& a = std::get<isa::MatmulArgs>(job->code[i].args);
   if (a.pop_weights) job->popped_tile[i] = w_->weights->Pop();
   const uint64_t now = job->Now();
-  const uint64_t duration = job->params.MatmulCycles(a.rows);
-  pending_.emplace_back(now + duration, i);
-  // Completions are in start order (each starts B cycles or more after the previous one).
+  const uint64_t duration = job->mxu->MatmulCycles(a.rows);
+  pending_.emplace_back(Saturate(static_cast<unsigned __int128>(now) + duration), i);
+  // Completions are taken in start order. Both dataflows keep them in that order by themselves,
+  // except an OS MATMUL of 0 rows (no pass) behind one still draining: it completes with that one.
   if (pending_.size() == 1) done_.notify(Cycles(duration));
 }
 

@@ -12,8 +12,9 @@
 
 namespace tpusim::simulator::cycle {
 
-// The MXU: a MATMUL feeds its B rows over [s, s + B) and its results land in the accumulators at
-// s + B + R + C - 2, so several MATMULs may be in the array at once. The data effect (the weight pop
+// The MXU: a MATMUL's results land in the accumulators at s + job.mxu->MatmulCycles(B) (WS:
+// s + B + R + C - 2, and several MATMULs may be in the array at once; OS: after its passes and the
+// last pass's drain, see mxu_timing_os.cc). The data effect (the weight pop
 // and every accumulator row, computed by the functional Executor with the same numerics) is applied
 // at the start: later MATMULs pop later tiles, and every reader of the accumulators waits for the
 // completion.

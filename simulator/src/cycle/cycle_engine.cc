@@ -11,6 +11,7 @@
 #include "accounting.h"
 #include "job.h"
 #include "kernel_thread.h"
+#include "mxu_timing.h"
 #include "top.h"
 #include "tpusim/isa/program.h"
 #include "tpusim/isa/status_macros.h"
@@ -43,7 +44,8 @@ absl::StatusOr<RunStats> CycleEngine::Run(const Launch& launch, DeviceState& sta
   if (code->size() > UINT32_MAX) {
     return absl::InvalidArgumentError("program has more than 2^32 - 1 instructions");
   }
-  cycle::Job job(launch, state, *code, arch_);
+  TPUSIM_ASSIGN_OR_RETURN(std::unique_ptr<const cycle::MxuTiming> mxu, cycle::MakeMxuTiming(arch_));
+  cycle::Job job(launch, state, *code, arch_, std::move(mxu));
   std::function<void()> progress;
   if (launch.progress) {
     progress = [&] {

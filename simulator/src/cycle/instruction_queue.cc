@@ -144,7 +144,8 @@ bool InstructionQueue::TryStart(const Entry& e, uint64_t now) {
       return true;
     }
     case isa::Opcode::MATMUL: {
-      // Rule 5: a pop waits for full shadow weights; rows are fed over [s, s + B).
+      // Rule 5: a pop waits for full shadow weights (OS: for its tile in the FIFO); the dataflow
+      // says when the next MATMUL may start (WS: s + B).
       const auto& a = std::get<isa::MatmulArgs>(inst.args);
       if (a.pop_weights && !w_->weights->ShadowFull()) {
         wait_ = Wait::kWeights;
@@ -152,7 +153,7 @@ bool InstructionQueue::TryStart(const Entry& e, uint64_t now) {
       }
       t.start = now;
       ++in_flight_;
-      release_at_ = now + a.rows;
+      release_at_ = Saturate(static_cast<unsigned __int128>(now) + job->mxu->ReleaseCycles(a.rows));
       w_->mxu->Start(e.index);
       return true;
     }
@@ -209,7 +210,8 @@ std::string InstructionQueue::Blocked() const {
       return absl::StrCat(what, "waits for space in the weight FIFO (all ",
                           job->params.fifo_depth, " tiles are loaded and not popped)");
     case Wait::kWeights:
-      return absl::StrCat(what, "waits for weights (no tile is on its way to the shadow weights)");
+      return absl::StrCat(what, "waits for weights (no tile is on its way to ",
+                          job->mxu->WeightSource(), ")");
     default:
       return absl::StrCat(what, "cannot start");
   }

@@ -23,8 +23,8 @@ class InstructionQueue : public sc_core::sc_module {
   // The controller dispatched instruction i to this queue now. ticket: for a WAIT, its number among
   // the WAITs of its channel in program order (1 = first).
   void Push(uint32_t i, uint64_t ticket);
-  // A unit completed instruction i now. A MATMUL released the queue when it started (s + B); any
-  // other instruction releases it at completion.
+  // A unit completed instruction i now. A MATMUL released the queue at its start plus
+  // job.mxu->ReleaseCycles(B) (WS: s + B); any other instruction releases it at completion.
   void Complete(uint32_t i);
   // Why the head cannot start, for a deadlock report ("" when the queue is empty).
   std::string Blocked() const;

@@ -7,11 +7,12 @@
 namespace tpusim::simulator::cycle {
 
 Job::Job(const Launch& l, DeviceState& s, const std::vector<isa::Instruction>& c,
-         const isa::ArchConfig& arch)
+         const isa::ArchConfig& arch, std::unique_ptr<const MxuTiming> m)
     : launch(l),
       state(s),
       code(c),
       params(MakeTimingParams(arch)),
+      mxu(std::move(m)),
       times(c.size()),
       popped_tile(c.size(), kNoTile),
       tile_arrival(s.weight_fifo.size(), 0),

@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -14,6 +15,7 @@
 #include "tpusim/simulator/device_state.h"
 #include "tpusim/simulator/engine.h"
 #include "tpusim/simulator/functional_engine.h"
+#include "mxu_timing.h"
 #include "timing_params.h"
 
 namespace tpusim::simulator::cycle {
@@ -34,13 +36,15 @@ struct InstTimes {
 
 class Job {
  public:
+  // `mxu` is the timing of the arch's dataflow (MakeMxuTiming); the Job owns it.
   Job(const Launch& launch, DeviceState& state, const std::vector<isa::Instruction>& code,
-      const isa::ArchConfig& arch);
+      const isa::ArchConfig& arch, std::unique_ptr<const MxuTiming> mxu);
 
   const Launch& launch;
   DeviceState& state;
   const std::vector<isa::Instruction>& code;
   const TimingParams params;
+  const std::unique_ptr<const MxuTiming> mxu;  // MATMUL and weight-path timing of the dataflow
 
   // Per instruction (index = program position).
   std::vector<InstTimes> times;

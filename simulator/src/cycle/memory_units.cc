@@ -133,8 +133,9 @@ void WeightPath::Shift() {
     shifting_ = true;
     shifting_tile_ = fifo_.front();
     fifo_.pop_front();
-    shift_done_ = now + job->params.rows;
-    wake_.notify(Cycles(job->params.rows));
+    const uint64_t shift = job->mxu->WeightShiftCycles();  // OS: 0, the FIFO head is poppable
+    shift_done_ = now + shift;
+    wake_.notify(Cycles(shift));
   }
 }
 

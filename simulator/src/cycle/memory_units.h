@@ -61,8 +61,9 @@ class DmaEngine : public sc_core::sc_module {
 // The weight path. `held` counts every tile loaded and not yet popped by a MATMUL — in flight from
 // DRAM, waiting in the FIFO, shifting, or in the shadow weights — which is what the functional
 // engine's weight FIFO holds; a LOAD_WEIGHTS may start only while held < F. The head tile of the FIFO
-// shifts into the shadow weights over R cycles once they are empty; a MATMUL with pop_weights takes
-// the shadow tile into the array at its start.
+// shifts into the shadow weights over job.mxu->WeightShiftCycles() cycles (WS: R; OS: 0, the FIFO
+// head itself is what a pop takes) once they are empty; a MATMUL with pop_weights takes the shadow
+// tile into the array at its start.
 class WeightPath : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(WeightPath);

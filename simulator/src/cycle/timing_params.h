@@ -26,8 +26,6 @@ struct TimingParams {
   uint64_t TransferCycles(uint64_t bytes) const;
   // ceil(rows x Lw / V): ACTIVATE and VECTOR.
   uint64_t VectorCycles(uint64_t rows) const;
-  // B + R + C - 2: from the first row fed to the results in the accumulators.
-  uint64_t MatmulCycles(uint64_t rows) const { return rows + this->rows + cols - 2; }
 };
 
 TimingParams MakeTimingParams(const isa::ArchConfig& arch);
