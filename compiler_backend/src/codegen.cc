@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "codegen_context.h"
 #include "codegen_vector.h"
+#include "internal.h"
 #include "lowering.h"
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/isa/arch_config.h"
@@ -35,7 +36,24 @@ const Lowering* FindLowering(std::string_view op_type) {
       {"Relu", {PlanConstantInputs, EmitElementwiseNode, false}},
       {"Sigmoid", {PlanConstantInputs, EmitElementwiseNode, false}},
       {"Tanh", {PlanConstantInputs, EmitElementwiseNode, false}},
+      {"Exp", {PlanConstantInputs, EmitElementwiseNode, false}},
+      {"Log", {PlanConstantInputs, EmitElementwiseNode, false}},
+      {"Sqrt", {PlanConstantInputs, EmitElementwiseNode, false}},
+      {"Reciprocal", {PlanConstantInputs, EmitElementwiseNode, false}},
+      {"Abs", {PlanConstantInputs, EmitElementwiseNode, false}},
+      {"Neg", {PlanConstantInputs, EmitElementwiseNode, false}},
+      {"Erf", {PlanConstantInputs, EmitElementwiseNode, false}},
+      {"LeakyRelu", {PlanConstantInputs, EmitElementwiseNode, false}},
+      {"Clip", {PlanConstantInputs, EmitClipNode, false}},
+      {"Pow", {PlanConstantInputs, EmitPowNode, false}},
       {"Softmax", {PlanConstantInputs, EmitSoftmaxNode, false}},
+      {"Transpose", {PlanConstantInputs, EmitTransposeNode, false}},
+      {"Concat", {PlanConstantInputs, EmitConcatNode, false}},
+      {"Slice", {PlanConstantInputs, EmitSliceNode, false}},
+      {"Expand", {PlanConstantInputs, EmitExpandNode, false}},
+      {"ReduceSum", {PlanConstantInputs, EmitReduceNode, false}},
+      {"ReduceMean", {PlanConstantInputs, EmitReduceNode, false}},
+      {"ReduceMax", {PlanConstantInputs, EmitReduceNode, false}},
       {"Reshape", {PlanNothing, EmitAliasNode, true}},
       {"Flatten", {PlanNothing, EmitAliasNode, true}},
       {"Identity", {PlanNothing, EmitAliasNode, true}},
@@ -47,12 +65,27 @@ const Lowering* FindLowering(std::string_view op_type) {
 }
 
 absl::Status PlanConstantInputs(const Node& node, CodegenContext& ctx) {
-  for (const std::string& in : node.inputs) {
-    if (in.empty() || !ctx.ValueOf(in).constant.has_value()) continue;
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const std::string& in = node.inputs[i];
+    if (in.empty() || !ctx.ValueOf(in).constant.has_value() || detail::ReadAtCompileTime(node, i)) continue;
     TPUSIM_RETURN_IF_ERROR(ctx.RequireFloat(node, in));
     TPUSIM_RETURN_IF_ERROR(ctx.F32Region(in).status());
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<UnaryOperands> DataInOut(const Node& node, CodegenContext& ctx) {
+  if (node.inputs.empty() || node.inputs[0].empty() || node.outputs.empty() || node.outputs[0].empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs a data input and an output"));
+  }
+  TPUSIM_RETURN_IF_ERROR(ctx.RequireFloat(node, node.inputs[0]));
+  TPUSIM_RETURN_IF_ERROR(ctx.RequireFloat(node, node.outputs[0]));
+  UnaryOperands io;
+  TPUSIM_ASSIGN_OR_RETURN(io.in, ctx.F32Region(node.inputs[0]));
+  TPUSIM_ASSIGN_OR_RETURN(io.out, ctx.F32Region(node.outputs[0]));
+  io.in_shape = &ctx.ShapeOf(node.inputs[0]);
+  io.out_shape = &ctx.ShapeOf(node.outputs[0]);
+  return io;
 }
 
 namespace {

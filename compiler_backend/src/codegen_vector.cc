@@ -61,18 +61,21 @@ void EmitVectorBlock(CodegenContext& ctx, const VectorBlock& block) {
       const uint64_t a = a_row[slot], b = bcast_b ? bcast_row : b_row[slot];
       ctx.Load(isa::DType::F32, in[0].Offset(r0, l0), a, nr, nl);
       if (binary && !bcast_b) ctx.Load(isa::DType::F32, in[1].Offset(r0, l0), b, nr, nl);
-      if (block.op.has_value()) ctx.Vector(*block.op, a, a, b, nr, bcast_b);
+      if (block.op.has_value()) ctx.Vector(*block.op, a, a, b, nr, bcast_b, block.imm);
+      for (const VectorStep& step : block.then) ctx.Vector(step.op, a, a, a, nr, false, step.imm);
       ctx.Store(isa::DType::F32, block.out.Offset(r0, l0), a, nr, nl);
     }
   }
 }
 
 void EmitFlat(CodegenContext& ctx, std::optional<isa::VectorOp> op, const std::vector<FlatOperand>& in,
-              uint64_t out_addr, uint64_t n) {
+              uint64_t out_addr, uint64_t n, float imm, const std::vector<VectorStep>& then) {
   const uint64_t L = ctx.lanes();
   ForFlatRows(n, L, [&](uint64_t first_row, uint64_t rows, uint64_t lanes) {
     VectorBlock block;
     block.op = op;
+    block.imm = imm;
+    block.then = then;
     for (const FlatOperand& o : in) {
       block.in.push_back(o.scalar ? DramView{o.addr, 0, 0} : DramView{o.addr + first_row * L * kF32Bytes, L, 1});
     }

@@ -13,12 +13,22 @@
 
 namespace tpusim::compiler::codegen {
 
-// out(r, l) = op(in[0](r, l), in[1](r, l)) for r < rows, l < lanes; all views fp32. `in` holds one
-// operand (unary op, or a copy when op is empty) or two (binary op). Lanes are split into chunks of
-// the UB row width and rows into chunks that fit the UB. An operand with row_stride 0 (the same row
-// for every r) is loaded once per lane chunk and broadcast with b_bcast.
+// One more vector-unit step applied in place to a chunk after the block's op: Unary and Imm ops act
+// on the chunk (imm for Imm ops); a Binary op takes the chunk as both operands (mul: x*x).
+struct VectorStep {
+  isa::VectorOp op;
+  float imm = 0.0f;
+};
+
+// out(r, l) = then(op(in[0](r, l), in[1](r, l), imm)) for r < rows, l < lanes; all views fp32. `in`
+// holds one operand (unary or imm op, or a copy when op is empty) or two (binary op); `then` are
+// applied in order after op. Lanes are split into chunks of the UB row width and rows into chunks
+// that fit the UB. An operand with row_stride 0 (the same row for every r) is loaded once per lane
+// chunk and broadcast with b_bcast.
 struct VectorBlock {
   std::optional<isa::VectorOp> op;
+  float imm = 0.0f;
+  std::vector<VectorStep> then;
   std::vector<DramView> in;
   DramView out;
   uint64_t rows = 0;
@@ -32,10 +42,10 @@ struct FlatOperand {
   uint64_t addr = 0;
   bool scalar = false;
 };
-// out[i] = op(in[0][i], in[1][i]) for i < n (contiguous fp32 at out_addr), as full UB rows plus one
-// partial row.
+// out[i] = then(op(in[0][i], in[1][i], imm)) for i < n (contiguous fp32 at out_addr), as full UB rows
+// plus one partial row (`imm` and `then` as in VectorBlock).
 void EmitFlat(CodegenContext& ctx, std::optional<isa::VectorOp> op, const std::vector<FlatOperand>& in,
-              uint64_t out_addr, uint64_t n);
+              uint64_t out_addr, uint64_t n, float imm = 0.0f, const std::vector<VectorStep>& then = {});
 
 // Splits the n contiguous fp32 values at src into parts.size() bf16 tensors (same layout): parts[p]
 // gets p_p of numerics' split (SplitBf16Parts), rounded by the bf16 STORE.

@@ -25,6 +25,14 @@ int32_t DataTypeToOnnx(DataType dtype);
 // not match the dims.
 absl::StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std::string& what);
 
+// True if the TPU lowering reads input `index` of `node` at compile time rather than as data: the
+// compile-time operands (compiler.h IsCompileTimeOperand) and Pow's exponent (which must be a constant).
+bool ReadAtCompileTime(const Node& node, size_t index);
+
+// The one value of a constant float32, int32 or int64 tensor with a single element, as a float
+// (Clip's bounds, Pow's exponent); InvalidArgument naming `what` otherwise.
+absl::StatusOr<float> ScalarAsFloat(const Tensor& t, const std::string& what);
+
 // The whole file as bytes; NotFound when it does not exist, other errors naming the path.
 absl::StatusOr<std::string> ReadFileBytes(const std::string& path);
 

@@ -1,4 +1,6 @@
-// Add, Sub, Mul, Div with multidirectional (numpy) broadcasting, and Relu, Sigmoid, Tanh.
+// Add, Sub, Mul, Div with multidirectional (numpy) broadcasting, and the one-input ops Relu, Sigmoid,
+// Tanh, Exp, Log, Sqrt, Reciprocal, Abs, Erf (one vector op each), Neg (mul_imm -1, exact) and
+// LeakyRelu (leaky_relu with imm = alpha, default 0.01).
 //
 // The output shape's dimensions are coalesced: size-1 dims are dropped and neighbours merge where
 // every operand (and the output) is linear across both, so [3,4,5] + [5] becomes a [12, 5] problem and
@@ -25,12 +27,23 @@ namespace tpusim::compiler::codegen {
 namespace {
 
 const std::map<std::string, isa::VectorOp>& OpTable() {
-  static const auto* table = new std::map<std::string, isa::VectorOp>{
-      {"Add", isa::VectorOp::Add},         {"Sub", isa::VectorOp::Sub},   {"Mul", isa::VectorOp::Mul},
-      {"Div", isa::VectorOp::Div},         {"Relu", isa::VectorOp::Relu}, {"Sigmoid", isa::VectorOp::Sigmoid},
-      {"Tanh", isa::VectorOp::Tanh},
+  using isa::VectorOp;
+  static const auto* table = new std::map<std::string, VectorOp>{
+      {"Add", VectorOp::Add},           {"Sub", VectorOp::Sub},   {"Mul", VectorOp::Mul},
+      {"Div", VectorOp::Div},           {"Relu", VectorOp::Relu}, {"Sigmoid", VectorOp::Sigmoid},
+      {"Tanh", VectorOp::Tanh},         {"Exp", VectorOp::Exp},   {"Log", VectorOp::Log},
+      {"Sqrt", VectorOp::Sqrt},         {"Reciprocal", VectorOp::Reciprocal},
+      {"Abs", VectorOp::Abs},           {"Erf", VectorOp::Erf},   {"Neg", VectorOp::MulImm},
+      {"LeakyRelu", VectorOp::LeakyRelu},
   };
   return *table;
+}
+
+// The imm operand of the node's vector op (Imm ops only).
+absl::StatusOr<float> ImmOf(const Node& node) {
+  if (node.op_type == "Neg") return -1.0f;
+  if (node.op_type == "LeakyRelu") return node.GetFloat("alpha", 0.01f);
+  return 0.0f;
 }
 
 // One output dimension after coalescing: its extent and the element stride of the output and of each
@@ -95,6 +108,7 @@ absl::Status EmitElementwiseNode(const Node& node, CodegenContext& ctx) {
     return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": not an elementwise op"));
   }
   const isa::VectorOp op = it->second;
+  TPUSIM_ASSIGN_OR_RETURN(const float imm, ImmOf(node));
   const size_t arity = isa::VectorOpArity(op) == isa::VectorArity::Binary ? 2 : 1;
   if (node.inputs.size() != arity || node.outputs.empty() || node.outputs[0].empty()) {
     return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": expects ", arity, " input(s) and one output"));
@@ -143,11 +157,12 @@ absl::Status EmitElementwiseNode(const Node& node, CodegenContext& ctx) {
     if (flat) {
       std::vector<FlatOperand> in;
       for (size_t k = 0; k < addrs.size(); ++k) in.push_back({addrs[k] + in_off[k] * kF32Bytes, last.in_stride[k] == 0});
-      EmitFlat(ctx, op, in, out_addr + out_off * kF32Bytes, last.size);
+      EmitFlat(ctx, op, in, out_addr + out_off * kF32Bytes, last.size, imm);
     } else {
       const Dim& rows = dims[dims.size() - 2];
       VectorBlock block;
       block.op = op;
+      block.imm = imm;
       for (size_t k = 0; k < addrs.size(); ++k) {
         block.in.push_back({addrs[k] + in_off[k] * kF32Bytes, rows.in_stride[k], last.in_stride[k]});
       }

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "codegen_context.h"
 #include "tpusim/compiler_backend/ir.h"
 
@@ -29,8 +30,17 @@ struct Lowering {
 // nullptr if codegen has no lowering for `op_type`.
 const Lowering* FindLowering(std::string_view op_type);
 
-// Default plan: every float constant input gets an fp32 segment.
+// Default plan: every float constant input gets an fp32 segment (inputs read at compile time excepted).
 absl::Status PlanConstantInputs(const Node& node, CodegenContext& ctx);
+
+// A node's data input 0 and output 0: frame regions and shapes (both checked float32: Unimplemented
+// otherwise; InvalidArgument if either is missing). The shapes point into the context's graph.
+struct UnaryOperands {
+  uint64_t in = 0, out = 0;
+  const Shape* in_shape = nullptr;
+  const Shape* out_shape = nullptr;
+};
+absl::StatusOr<UnaryOperands> DataInOut(const Node& node, CodegenContext& ctx);
 
 // lower_gemm.cc: MatMul (numpy batching, 1-D operands) and Gemm (transA/transB/alpha/beta/C).
 absl::Status PlanGemmNode(const Node& node, CodegenContext& ctx);
@@ -43,8 +53,20 @@ struct FusionPlan {
   std::set<std::string> elided_values;         // intermediates that never reach the frame
 };
 FusionPlan FindFusions(const Graph& graph);
-// lower_elementwise.cc: Add, Sub, Mul, Div (multidirectional broadcasting), Relu, Sigmoid, Tanh.
+// lower_elementwise.cc: Add, Sub, Mul, Div (multidirectional broadcasting), Relu, Sigmoid, Tanh, Exp,
+// Log, Sqrt, Reciprocal, Abs, Erf, Neg (mul_imm -1), LeakyRelu (leaky_relu, imm = alpha).
 absl::Status EmitElementwiseNode(const Node& node, CodegenContext& ctx);
+// lower_clip.cc: Clip (max_imm min, then min_imm max; bounds from attributes or constant inputs).
+absl::Status EmitClipNode(const Node& node, CodegenContext& ctx);
+// lower_pow.cc: Pow with a constant scalar exponent 1, 2, 0.5 or -1 (copy, x*x, sqrt, reciprocal).
+absl::Status EmitPowNode(const Node& node, CodegenContext& ctx);
+// lower_transpose.cc, lower_concat.cc, lower_slice.cc, lower_expand.cc: strided copies (codegen_copy.h).
+absl::Status EmitTransposeNode(const Node& node, CodegenContext& ctx);
+absl::Status EmitConcatNode(const Node& node, CodegenContext& ctx);
+absl::Status EmitSliceNode(const Node& node, CodegenContext& ctx);
+absl::Status EmitExpandNode(const Node& node, CodegenContext& ctx);
+// lower_reduce.cc: ReduceSum, ReduceMean, ReduceMax.
+absl::Status EmitReduceNode(const Node& node, CodegenContext& ctx);
 // lower_softmax.cc: Softmax (opset < 13 coerces to 2-D; opset >= 13 reduces one axis).
 absl::Status EmitSoftmaxNode(const Node& node, CodegenContext& ctx);
 // lower_layout.cc: Reshape, Flatten, Identity, Squeeze, Unsqueeze (aliases; a copy when needed).

@@ -44,4 +44,27 @@ absl::StatusOr<Shape> ReduceShape(const Node& node, const std::vector<Shape>& in
 absl::StatusOr<Shape> TransposeShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
 absl::StatusOr<Shape> ConcatShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
 
+// Which dims of a rank-`rank` input a Reduce* node reduces (one flag per dim): the axes of the constant
+// second input (ReduceSum opset >= 13, the others opset >= 18) or of the `axes` attribute; no axes
+// means every dim, unless noop_with_empty_axes (then none: the identity). InvalidArgument on an axis out
+// of range or listed twice.
+absl::StatusOr<std::vector<bool>> ReduceAxes(const Node& node, int64_t rank, const Graph& graph);
+
+// Slice resolved against an input shape (ONNX clamping rules): per input dim, the first index read,
+// the step between indices read (never 0; negative walks backwards) and the output extent. Dims that
+// no axis names have start 0, step 1 and the input's extent. Opset >= 10 reads the constant inputs
+// starts, ends, axes, steps; opset < 10 the attributes starts, ends, axes.
+struct SliceDims {
+  std::vector<int64_t> start, step, size;
+};
+absl::StatusOr<SliceDims> ResolveSlice(const Node& node, const Shape& in, const Graph& graph);
+
+// Data movement and parameterised elementwise ops (shape_functions_data.cc).
+absl::StatusOr<Shape> SliceShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> SqueezeShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> UnsqueezeShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> ExpandShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> ClipShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> PowShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+
 }  // namespace tpusim::compiler::detail

@@ -88,32 +88,33 @@ absl::StatusOr<Shape> ArgReduceShape(const Node& node, const std::vector<Shape>&
   return out;
 }
 
-// Reduce*: axes from the constant second input (ReduceSum opset >= 13, the others opset >= 18) or the
-// `axes` attribute; no axes = all axes, unless noop_with_empty_axes (then the identity).
-absl::StatusOr<Shape> ReduceShape(const Node& node, const std::vector<Shape>& in, const Graph& graph) {
-  TPUSIM_RETURN_IF_ERROR(RequireInputs(node, 1, 2));
-  const Shape& x = in[0];
-  const int64_t rank = static_cast<int64_t>(x.size());
+absl::StatusOr<std::vector<bool>> ReduceAxes(const Node& node, int64_t rank, const Graph& graph) {
   std::vector<int64_t> axes;
   if (Present(node, 1)) {
     TPUSIM_ASSIGN_OR_RETURN(axes, ConstantInts(node, 1, graph, "axes"));
   } else {
     TPUSIM_ASSIGN_OR_RETURN(axes, node.GetInts("axes", std::vector<int64_t>{}));
   }
-  TPUSIM_ASSIGN_OR_RETURN(int64_t keepdims, node.GetInt("keepdims", 1));
   TPUSIM_ASSIGN_OR_RETURN(int64_t noop, node.GetInt("noop_with_empty_axes", 0));
-  if (axes.empty()) {
-    if (noop != 0) return x;
-    for (int64_t i = 0; i < rank; ++i) axes.push_back(i);
-  }
-  std::set<int64_t> reduced;
+  if (axes.empty()) return std::vector<bool>(static_cast<size_t>(rank), noop == 0);
+  std::vector<bool> reduced(static_cast<size_t>(rank), false);
   for (int64_t axis : axes) {
     TPUSIM_ASSIGN_OR_RETURN(int64_t a, NormalizeAxis(node, axis, rank));
-    if (!reduced.insert(a).second) return Invalid(node, "axis ", axis, " is reduced twice");
+    if (reduced[a]) return Invalid(node, "axis ", axis, " is reduced twice");
+    reduced[a] = true;
   }
+  return reduced;
+}
+
+// Reduce*: the reduced dims (ReduceAxes) are removed, or kept as 1 when keepdims (default 1).
+absl::StatusOr<Shape> ReduceShape(const Node& node, const std::vector<Shape>& in, const Graph& graph) {
+  TPUSIM_RETURN_IF_ERROR(RequireInputs(node, 1, 2));
+  const Shape& x = in[0];
+  TPUSIM_ASSIGN_OR_RETURN(std::vector<bool> reduced, ReduceAxes(node, static_cast<int64_t>(x.size()), graph));
+  TPUSIM_ASSIGN_OR_RETURN(int64_t keepdims, node.GetInt("keepdims", 1));
   Shape out;
-  for (int64_t i = 0; i < rank; ++i) {
-    if (reduced.count(i) == 0) {
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (!reduced[i]) {
       out.push_back(x[i]);
     } else if (keepdims != 0) {
       out.push_back(1);

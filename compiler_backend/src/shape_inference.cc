@@ -70,6 +70,12 @@ const std::map<std::string, OpInfo>& OpTable() {
       {"ReduceMin", {detail::ReduceShape, TypeRule::kFirstInput}},
       {"ReduceProd", {detail::ReduceShape, TypeRule::kFirstInput}},
       {"Concat", {detail::ConcatShape, TypeRule::kAllEqual}},
+      {"Slice", {detail::SliceShape, TypeRule::kFirstInput}},
+      {"Squeeze", {detail::SqueezeShape, TypeRule::kFirstInput}},
+      {"Unsqueeze", {detail::UnsqueezeShape, TypeRule::kFirstInput}},
+      {"Expand", {detail::ExpandShape, TypeRule::kFirstInput}},
+      {"Clip", {detail::ClipShape, TypeRule::kAllEqual}},
+      {"Pow", {detail::PowShape, TypeRule::kFirstInput}},
   };
   return *table;
 }

@@ -16,8 +16,11 @@ constexpr int64_t kMaxTpuElements = int64_t{1} << 31;
 
 const std::set<std::string>& TpuOps() {
   static const auto* ops = new std::set<std::string>{
-      "MatMul", "Gemm",    "Add",     "Sub",     "Mul",      "Div",      "Relu",     "Sigmoid",
-      "Tanh",   "Softmax", "Flatten", "Reshape", "Identity", "Constant",
+      "MatMul",     "Gemm",      "Add",       "Sub",       "Mul",       "Div",        "Relu",    "Sigmoid",
+      "Tanh",       "Exp",       "Log",       "Sqrt",      "Reciprocal", "Abs",       "Neg",     "Erf",
+      "LeakyRelu",  "Clip",      "Pow",       "Softmax",   "Flatten",    "Reshape",   "Identity", "Squeeze",
+      "Unsqueeze",  "Transpose", "Concat",    "Slice",     "Expand",     "ReduceSum", "ReduceMean",
+      "ReduceMax",  "Constant",
   };
   return *ops;
 }
@@ -26,8 +29,34 @@ absl::Status NotSupported(const Node& node, const std::string& why) {
   return absl::UnimplementedError(absl::StrCat(node.op_type, " ", why));
 }
 
-// Inputs that carry data to the array or vector unit; Reshape's shape input is read at compile time.
-bool IsDataInput(const Node& node, size_t index) { return !(node.op_type == "Reshape" && index == 1); }
+// What a compile-time operand holds, for messages.
+std::string OperandName(const Node& node, size_t index) {
+  if (node.op_type == "Reshape" || node.op_type == "Expand") return "shape";
+  if (node.op_type == "Slice") {
+    static const char* const kNames[] = {"data", "starts", "ends", "axes", "steps"};
+    return index < 5 ? kNames[index] : "input";
+  }
+  if (node.op_type == "Clip") return index == 1 ? "min" : "max";
+  if (node.op_type == "Pow") return "exponent";
+  return "axes";
+}
+
+// Pow's exponents the vector unit computes exactly (x^2 = x*x, x^0.5 = sqrt x, x^-1 = 1/x, x^1 = x).
+bool IsLoweredExponent(float e) { return e == 1.0f || e == 2.0f || e == 0.5f || e == -1.0f; }
+
+absl::Status CheckPow(const Node& node, const Graph& graph) {
+  const Value* e = node.inputs.size() == 2 ? graph.FindValue(node.inputs[1]) : nullptr;
+  if (e == nullptr || !e->constant.has_value()) {
+    return NotSupported(node, "with an exponent that is not a constant is not supported on the TPU");
+  }
+  absl::StatusOr<float> value = detail::ScalarAsFloat(*e->constant, "exponent");
+  if (!value.ok()) return NotSupported(node, absl::StrCat("on the TPU needs a scalar exponent: ", value.status().message()));
+  if (!IsLoweredExponent(*value)) {
+    return NotSupported(node, absl::StrCat("with exponent ", *value,
+                                           " is not supported on the TPU (only 1, 2, 0.5 and -1 are exact there)"));
+  }
+  return absl::OkStatus();
+}
 
 absl::Status CheckTensor(const Node& node, const std::string& name, const Graph& graph) {
   const Value* v = graph.FindValue(name);
@@ -60,18 +89,34 @@ absl::Status CheckLegacyBroadcast(const Node& node, const Graph& graph) {
 absl::Status Check(const Node& node, const Graph& graph, const std::set<std::string>& compile_time_inputs) {
   if (TpuOps().count(node.op_type) == 0) return NotSupported(node, "is not supported on the TPU");
   for (size_t i = 0; i < node.inputs.size(); ++i) {
-    if (node.inputs[i].empty() || !IsDataInput(node, i)) continue;
-    TPUSIM_RETURN_IF_ERROR(CheckTensor(node, node.inputs[i], graph));
+    if (node.inputs[i].empty()) continue;
+    if (!detail::ReadAtCompileTime(node, i)) {
+      TPUSIM_RETURN_IF_ERROR(CheckTensor(node, node.inputs[i], graph));
+      continue;
+    }
+    const Value* v = graph.FindValue(node.inputs[i]);
+    const bool known = v != nullptr && (v->constant.has_value() || (IsCompileTimeOperand(node, i) &&
+                                                                    compile_time_inputs.count(node.inputs[i]) != 0));
+    if (!known) {
+      return NotSupported(node, absl::StrCat("with its ", OperandName(node, i),
+                                             " input computed at run time is not supported on the TPU"));
+    }
+    if (node.op_type == "Clip" && v->dtype != DataType::kFloat32) {
+      return NotSupported(node, absl::StrCat("with a ", std::string(DataTypeName(v->dtype)), " ", OperandName(node, i),
+                                             " is not supported on the TPU"));
+    }
   }
   for (const std::string& out : node.outputs) {
     if (!out.empty()) TPUSIM_RETURN_IF_ERROR(CheckTensor(node, out, graph));
   }
-  if (node.op_type == "Reshape") {
-    if (node.opset < 5) return NotSupported(node, "before opset 5 (shape as an attribute) is not supported on the TPU");
-    const Value* shape = node.inputs.size() == 2 ? graph.FindValue(node.inputs[1]) : nullptr;
-    if (shape == nullptr || (!shape->constant.has_value() && compile_time_inputs.count(node.inputs[1]) == 0)) {
-      return NotSupported(node, "with a shape computed at run time is not supported on the TPU");
-    }
+  if (node.op_type == "Reshape" && node.opset < 5) {
+    return NotSupported(node, "before opset 5 (shape as an attribute) is not supported on the TPU");
+  }
+  if (node.op_type == "Pow") TPUSIM_RETURN_IF_ERROR(CheckPow(node, graph));
+  if (node.op_type == "LeakyRelu") TPUSIM_RETURN_IF_ERROR(node.GetFloat("alpha", 0.01f).status());
+  if (node.op_type == "Clip" && node.opset < 11) {
+    TPUSIM_RETURN_IF_ERROR(node.GetFloat("min", 0.0f).status());
+    TPUSIM_RETURN_IF_ERROR(node.GetFloat("max", 0.0f).status());
   }
   if ((node.op_type == "Add" || node.op_type == "Sub" || node.op_type == "Mul" || node.op_type == "Div") &&
       node.opset < 7) {
@@ -81,6 +126,39 @@ absl::Status Check(const Node& node, const Graph& graph, const std::set<std::str
 }
 
 }  // namespace
+
+namespace detail {
+
+bool ReadAtCompileTime(const Node& node, size_t index) {
+  return IsCompileTimeOperand(node, index) || (node.op_type == "Pow" && index == 1);
+}
+
+absl::StatusOr<float> ScalarAsFloat(const Tensor& t, const std::string& what) {
+  if (t.num_elements() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " has shape ", ShapeToString(t.shape()), ", not one value"));
+  }
+  switch (t.dtype()) {
+    case DataType::kFloat32: return t.as<float>()[0];
+    case DataType::kInt32: return static_cast<float>(t.as<int32_t>()[0]);
+    case DataType::kInt64: return static_cast<float>(t.as<int64_t>()[0]);
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(what, " is ", std::string(DataTypeName(t.dtype())),
+                                                     ", not float32, int32 or int64"));
+  }
+}
+
+}  // namespace detail
+
+bool IsCompileTimeOperand(const Node& node, size_t index) {
+  const std::string& op = node.op_type;
+  if (op == "Reshape" || op == "Expand" || op == "Squeeze" || op == "Unsqueeze" || op == "ReduceSum" ||
+      op == "ReduceMean" || op == "ReduceMax") {
+    return index == 1;
+  }
+  if (op == "Slice") return index >= 1 && index <= 4;
+  if (op == "Clip") return index == 1 || index == 2;
+  return false;
+}
 
 // Softmax: both the opset < 13 semantics (coerce to 2-D at `axis`) and the opset >= 13 semantics (one
 // axis) are supported. Every failure, including a malformed attribute, is reported as Unimplemented so

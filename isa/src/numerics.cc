@@ -24,6 +24,22 @@ float FromBits(uint32_t u) {
   return x;
 }
 
+// The NaN rule of every fp32 arithmetic operation (the RTL implements the same; it must not depend on
+// which operand order the C++ compiler picks): a NaN operand makes the result the FIRST NaN operand in
+// argument order, quieted (sign and payload kept); an invalid operation on non-NaN operands
+// (Inf - Inf, 0 * Inf, 0 / 0) gives the default NaN kDefaultNaN.
+constexpr uint32_t kDefaultNaN = 0xFFC00000u;  // x86's "real indefinite"
+constexpr uint32_t kQuietBit = 0x00400000u;
+inline bool IsNanBits(uint32_t u) { return (u & 0x7fffffffu) > 0x7f800000u; }
+float NanOf(float a, float b) {
+  const uint32_t ua = Bits(a), ub = Bits(b);
+  return FromBits(IsNanBits(ua) ? (ua | kQuietBit) : IsNanBits(ub) ? (ub | kQuietBit) : kDefaultNaN);
+}
+float Add(float a, float b) { const float r = a + b; return std::isnan(r) ? NanOf(a, b) : r; }
+float Sub(float a, float b) { const float r = a - b; return std::isnan(r) ? NanOf(a, b) : r; }
+float Mul(float a, float b) { const float r = a * b; return std::isnan(r) ? NanOf(a, b) : r; }
+float Div(float a, float b) { const float r = a / b; return std::isnan(r) ? NanOf(a, b) : r; }
+
 // IEEE maximum/minimum with NaN propagation; +0 is larger than -0.
 float MaxF32(float a, float b) {
   if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<float>::quiet_NaN();
@@ -50,17 +66,25 @@ float VecSigmoid(float a, float, float) { return ActSigmoid(a); }
 float VecTanh(float a, float, float) { return ActTanh(a); }
 float VecExp(float a, float, float) { return std::exp(a); }
 float VecRoundBf16(float a, float, float) { return RoundToBf16(a); }
-float VecAdd(float a, float b, float) { return a + b; }
-float VecSub(float a, float b, float) { return a - b; }
-float VecMul(float a, float b, float) { return a * b; }
-float VecDiv(float a, float b, float) { return a / b; }  // IEEE: x/0 = ±Inf, 0/0 = NaN
+float VecAdd(float a, float b, float) { return Add(a, b); }
+float VecSub(float a, float b, float) { return Sub(a, b); }
+float VecMul(float a, float b, float) { return Mul(a, b); }
+float VecDiv(float a, float b, float) { return Div(a, b); }  // IEEE: x/0 = ±Inf, 0/0 = NaN
 float VecMax(float a, float b, float) { return MaxF32(a, b); }
 float VecMin(float a, float b, float) { return MinF32(a, b); }
-float VecAddImm(float a, float, float imm) { return a + imm; }
-float VecMulImm(float a, float, float imm) { return a * imm; }
+float VecAddImm(float a, float, float imm) { return Add(a, imm); }
+float VecMulImm(float a, float, float imm) { return Mul(a, imm); }
 float VecFill(float, float, float imm) { return imm; }
-float VecReduceSum(float acc, float x, float) { return acc + x; }
+float VecReduceSum(float acc, float x, float) { return Add(acc, x); }
 float VecReduceMax(float acc, float x, float) { return MaxF32(acc, x); }
+float VecLog(float a, float, float) { return std::log(a); }    // logf
+float VecSqrt(float a, float, float) { return std::sqrt(a); }  // sqrtf (IEEE, correctly rounded)
+float VecReciprocal(float a, float, float) { return 1.0f / a; }
+float VecAbs(float a, float, float) { return std::fabs(a); }
+float VecErf(float a, float, float) { return std::erf(a); }  // erff
+float VecMaxImm(float a, float, float imm) { return MaxF32(a, imm); }
+float VecMinImm(float a, float, float imm) { return MinF32(a, imm); }
+float VecLeakyRelu(float a, float, float imm) { return a < 0.0f ? a * imm : a; }
 
 }  // namespace
 
@@ -86,8 +110,8 @@ float Bf16BitsToF32(uint16_t bits) {
 
 float RoundToBf16(float x) { return Bf16BitsToF32(F32ToBf16Bits(x)); }
 
-float AddF32(float a, float b) { return FlushSubnormal(FlushSubnormal(a) + FlushSubnormal(b)); }
-float MulF32(float a, float b) { return FlushSubnormal(FlushSubnormal(a) * FlushSubnormal(b)); }
+float AddF32(float a, float b) { return FlushSubnormal(Add(FlushSubnormal(a), FlushSubnormal(b))); }
+float MulF32(float a, float b) { return FlushSubnormal(Mul(FlushSubnormal(a), FlushSubnormal(b))); }
 float MacBf16(float psum, float a, float b) { return AddF32(psum, MulF32(a, b)); }
 
 float ColumnDotBf16(const float* x, const float* w, int n, int w_stride) {
@@ -99,22 +123,32 @@ float ColumnDotBf16(const float* x, const float* w, int n, int w_stride) {
 namespace {
 // Flush-to-zero on the bit pattern (exponent field zero -> signed zero), branch-free so loops over it
 // vectorise; equal to FlushSubnormal for every input.
-inline float FtzBits(float x) {
-  uint32_t u;
-  std::memcpy(&u, &x, 4);
-  u = (u & 0x7f800000u) != 0 ? u : (u & 0x80000000u);
-  std::memcpy(&x, &u, 4);
-  return x;
+inline uint32_t FtzU(uint32_t u) { return (u & 0x7f800000u) != 0 ? u : (u & 0x80000000u); }
+}  // namespace
+
+namespace {
+// The plain loop: FTZ on bit patterns, the host's IEEE add and multiply. It equals the NaN rule when
+// neither x nor w holds a NaN: then a product is never NaN except an invalid 0 * Inf (the default NaN,
+// which x86 also produces), so no operation ever sees two different NaN operands, and with one NaN
+// operand every IEEE implementation returns that NaN quieted whatever the operand order.
+void TileDotNoNanInputs(const float* x, const float* w, int rows, int cols, float* out) {
+  for (int k = 0; k < rows; ++k) {
+    const float xk = FromBits(FtzU(Bits(x[k])));
+    const float* wk = w + static_cast<ptrdiff_t>(k) * cols;
+    for (int c = 0; c < cols; ++c) {
+      out[c] = FromBits(FtzU(Bits(out[c] + FromBits(FtzU(Bits(xk * FromBits(FtzU(Bits(wk[c])))))))));
+    }
+  }
 }
 }  // namespace
 
-void TileDotBf16(const float* x, const float* w, int rows, int cols, float* out) {
+void TileDotBf16(const float* x, const float* w, int rows, int cols, float* out, bool w_may_have_nan) {
   for (int c = 0; c < cols; ++c) out[c] = 0.0f;
-  for (int k = 0; k < rows; ++k) {
-    const float xk = FtzBits(x[k]);
-    const float* wk = w + static_cast<ptrdiff_t>(k) * cols;
-    for (int c = 0; c < cols; ++c) out[c] = FtzBits(out[c] + FtzBits(xk * FtzBits(wk[c])));
-  }
+  bool x_has_nan = false;
+  for (int k = 0; k < rows; ++k) x_has_nan |= IsNanBits(Bits(x[k]));
+  if (!x_has_nan && !w_may_have_nan) return TileDotNoNanInputs(x, w, rows, cols, out);
+  // The general case: MacBf16 per element, column after column in row-0-first order.
+  for (int c = 0; c < cols; ++c) out[c] = ColumnDotBf16(x, w + c, rows, cols);
 }
 
 int32_t MacInt8(int32_t acc, int8_t a, int8_t b) {

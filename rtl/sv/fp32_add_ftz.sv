@@ -1,5 +1,5 @@
-// IEEE binary32 add, round to nearest even, subnormal inputs and results flushed to zero of the same
-// sign: numerics::AddF32(a, b), bit for bit. NaN priority: a, then b (each returned quieted);
+// IEEE binary32 add, round to nearest even, subnormal inputs and results flushed to zero of the
+// same sign: numerics::AddF32(a, b), bit for bit. NaN priority: a, then b (each returned quieted);
 // Inf + -Inf gives 0xFFC00000; an exact zero sum is +0 unless both operands are -0 (or flushed
 // negative subnormals). Combinational.
 module fp32_add_ftz (

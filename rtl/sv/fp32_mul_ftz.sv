@@ -1,6 +1,6 @@
-// IEEE binary32 multiply, round to nearest even, subnormal inputs and results flushed to zero of the
-// same sign: numerics::MulF32(a, b), bit for bit. NaN priority: a, then b (each returned quieted);
-// 0 * Inf (a flushed subnormal counts as 0) gives 0xFFC00000. Combinational.
+// IEEE binary32 multiply, round to nearest even, subnormal inputs and results flushed to zero of
+// the same sign: numerics::MulF32(a, b), bit for bit. NaN priority: a, then b (each returned
+// quieted); 0 * Inf (a flushed subnormal counts as 0) gives 0xFFC00000. Combinational.
 module fp32_mul_ftz (
     input  logic [31:0] a,
     input  logic [31:0] b,
@@ -27,7 +27,9 @@ module fp32_mul_ftz (
 
     if (is_nan(a[30:0])) y = quiet(a);
     else if (is_nan(b[30:0])) y = quiet(b);
-    else if ((is_inf(a[30:0]) && is_zero_ftz(b[30:23])) || (is_zero_ftz(a[30:23]) && is_inf(b[30:0]))) y = DEFAULT_NAN;
+    else if ((is_inf(a[30:0]) && is_zero_ftz(b[30:23])) ||
+             (is_zero_ftz(a[30:23]) && is_inf(b[30:0])))
+      y = DEFAULT_NAN;
     else if (is_inf(a[30:0]) || is_inf(b[30:0])) y = {sign, 8'hFF, 23'd0};
     else if (is_zero_ftz(a[30:23]) || is_zero_ftz(b[30:23])) y = {sign, 31'd0};
     else y = round_pack_ftz(sign, exp, mant);

@@ -1,10 +1,10 @@
 // Helpers shared by the fp32 / bf16 arithmetic units (DESIGN.md "Numerics"; the C++ reference is
 // isa/src/numerics.cc). Pure combinational functions on IEEE binary32 bit patterns.
 //
-// Flush-to-zero (FTZ) everywhere: an input or result whose exponent field is zero becomes the zero of
-// the same sign. NaN rules are those of x86-64 SSE, which the C++ reference runs on: a NaN operand is
-// returned quieted (quiet bit 22 set, sign and payload kept), and an invalid operation (Inf - Inf,
-// 0 * Inf) returns the "real indefinite" NaN 0xFFC00000.
+// Flush-to-zero (FTZ) everywhere: an input or result whose exponent field is zero becomes the zero
+// of the same sign. NaN rules are those of x86-64 SSE, which the C++ reference runs on: a NaN
+// operand is returned quieted (quiet bit 22 set, sign and payload kept), and an invalid operation
+// (Inf - Inf, 0 * Inf) returns the "real indefinite" NaN 0xFFC00000.
 package fp32_pkg;
   // x86's default NaN ("real indefinite"). Not every unit uses it.
   /* verilator lint_off UNUSEDPARAM */
@@ -51,11 +51,13 @@ package fp32_pkg;
   // Rounds a finite nonzero value to binary32 (round to nearest even, gradual underflow as IEEE
   // specifies) and then flushes a subnormal result to zero of the same sign.
   //   value = mant * 2^(exp - 127 - 26), mant[26] = 1 (normalised);
-  //   mant[25:3] are the fraction bits, mant[2:1] the next two bits, mant[0] the OR of all lower bits.
+  //   mant[25:3] are the fraction bits, mant[2] the guard bit, mant[1] the next bit and mant[0] the
+  //   OR of all lower bits (sticky).
   // exp is the biased exponent of the value before rounding and may be out of range either way.
-  // Overflow gives ±Inf. Below the normal range only exp == 0 can round up to the smallest normal
-  // (on the 2^-149 subnormal grid the rounding bit is mant[3], and the kept bits mant[26:4] must be
-  // all ones to carry into 2^-126); everything else is subnormal or smaller and flushes to ±0.
+  // Overflow gives ±Inf. Below the normal range only exp == 0 can round up to the smallest normal:
+  // on the 2^-149 subnormal grid the kept bits are mant[26:4] and the guard bit is mant[3]; the
+  // result carries into 2^-126 exactly when the kept bits are all ones (an odd lsb, so a tie rounds
+  // up too) and the guard bit is set. Everything else is subnormal or smaller and flushes to ±0.
   function automatic logic [31:0] round_pack_ftz(input logic sign, input logic signed [10:0] exp,
                                                  input logic [26:0] mant);
     logic [31:0] result;

@@ -1,7 +1,8 @@
 // fp32 -> integer, round half to even (C++ nearbyint in the default rounding mode), for the
 // requantizer: q is exact whenever |x| < 2^32 and is clamped to ±2^32 beyond (±Inf included), which
-// keeps the sign and exceeds every int8 saturation bound after adding any int32 zero point. Subnormal
-// inputs give 0 (they round to 0 in any case). nan flags a NaN input (q is then 0). Combinational.
+// keeps the sign and exceeds every int8 saturation bound after adding any int32 zero point.
+// Subnormal inputs give 0 (they round to 0 in any case). nan flags a NaN input (q is then 0).
+// Combinational.
 module fp32_to_int_rne (
     input  logic [31:0]        x,
     output logic signed [33:0] q,

@@ -1,8 +1,9 @@
-// int32 accumulator -> int8: y = saturate_int8(round_half_even(fp32(v) * scale) + zero_point), where
-// fp32(v) rounds to nearest even and the product is an fp32 multiply (RNE); a NaN product (NaN scale,
-// or v = 0 with an infinite scale) gives saturate_int8(zero_point): numerics::Requantize, bit for bit.
-// The reference multiplies without flushing subnormals; the FTZ multiplier used here differs only
-// on products of magnitude below 2^-95, which round to 0 either way. Combinational.
+// int32 accumulator -> int8: y = saturate_int8(round_half_even(fp32(v) * scale) + zero_point),
+// where fp32(v) rounds to nearest even and the product is an fp32 multiply (RNE); a NaN product
+// (NaN scale, or v = 0 with an infinite scale) gives saturate_int8(zero_point):
+// numerics::Requantize, bit for bit. The reference multiplies without flushing subnormals; the FTZ
+// multiplier used here differs only on products of magnitude below 2^-95, which round to 0 either
+// way. Combinational.
 module requantize (
     input  logic [31:0] v,
     input  logic [31:0] scale,

@@ -89,6 +89,8 @@ const std::vector<CpuKernel>& Registry() {
     detail::AppendElementwiseKernels(*kernels);
     detail::AppendShapeKernels(*kernels);
     detail::AppendReduceKernels(*kernels);
+    detail::AppendUnaryKernels(*kernels);
+    detail::AppendSliceKernels(*kernels);
     return kernels;
   }();
   return *registry;

@@ -39,5 +39,7 @@ void AppendMatMulKernels(std::vector<CpuKernel>& out);
 void AppendElementwiseKernels(std::vector<CpuKernel>& out);
 void AppendShapeKernels(std::vector<CpuKernel>& out);
 void AppendReduceKernels(std::vector<CpuKernel>& out);
+void AppendUnaryKernels(std::vector<CpuKernel>& out);
+void AppendSliceKernels(std::vector<CpuKernel>& out);
 
 }  // namespace tpusim::runtime::detail

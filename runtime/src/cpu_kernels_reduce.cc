@@ -1,4 +1,6 @@
-// Reductions that only the CPU runs: ArgMax (int64 indices) and ReduceMean.
+// Reductions: ArgMax (int64 indices; CPU only), ReduceSum, ReduceMean, ReduceMax (float32; axes as an
+// attribute, or an input for ReduceSum from opset 13 and the others from opset 18). Sum and Mean
+// accumulate in double; Max propagates NaN; an empty reduction gives 0 (Sum), NaN (Mean), -Inf (Max).
 #include <algorithm>
 #include <cmath>
 
@@ -93,7 +95,7 @@ struct ReducePlan {
   Shape out;
 };
 
-absl::StatusOr<ReducePlan> PlanReduceMean(const Node& node, const std::vector<KernelInputInfo>& in) {
+absl::StatusOr<ReducePlan> PlanReduce(const Node& node, const std::vector<KernelInputInfo>& in) {
   TPUSIM_RETURN_IF_ERROR(CheckArity(node, in, 1, 2));
   if (in[0].dtype != DataType::kFloat32) {
     return KernelError(node, absl::StrCat("dtype ", std::string(compiler::DataTypeName(in[0].dtype)), " is not supported (float32)"));
@@ -122,14 +124,16 @@ absl::StatusOr<ReducePlan> PlanReduceMean(const Node& node, const std::vector<Ke
   return plan;
 }
 
-absl::StatusOr<std::vector<KernelOutputInfo>> InferReduceMean(const Node& node,
-                                                              const std::vector<KernelInputInfo>& in) {
-  TPUSIM_ASSIGN_OR_RETURN(ReducePlan plan, PlanReduceMean(node, in));
+absl::StatusOr<std::vector<KernelOutputInfo>> InferReduce(const Node& node, const std::vector<KernelInputInfo>& in) {
+  TPUSIM_ASSIGN_OR_RETURN(ReducePlan plan, PlanReduce(node, in));
   return std::vector<KernelOutputInfo>{{DataType::kFloat32, plan.out}};
 }
 
-absl::StatusOr<std::vector<Tensor>> ComputeReduceMean(const Node& node, const std::vector<const Tensor*>& in) {
-  TPUSIM_ASSIGN_OR_RETURN(ReducePlan plan, PlanReduceMean(node, InfosOf(in)));
+enum class ReduceOp { kSum, kMean, kMax };
+
+template <ReduceOp kOp>
+absl::StatusOr<std::vector<Tensor>> ComputeReduce(const Node& node, const std::vector<const Tensor*>& in) {
+  TPUSIM_ASSIGN_OR_RETURN(ReducePlan plan, PlanReduce(node, InfosOf(in)));
   const Shape& s = in[0]->shape();
   const size_t rank = s.size();
   // Output strides along the input dims (0 along reduced dims), in the keepdims layout.
@@ -140,7 +144,7 @@ absl::StatusOr<std::vector<Tensor>> ComputeReduceMean(const Node& node, const st
     if (plan.reduce[d]) out_strides[d] = 0;
   }
   Tensor out(DataType::kFloat32, plan.out);
-  std::vector<double> sums(out.num_elements(), 0.0);
+  std::vector<double> acc(out.num_elements(), kOp == ReduceOp::kMax ? -INFINITY : 0.0);
   const int64_t total = in[0]->num_elements();
   const int64_t count = out.num_elements() == 0 ? 1 : total / std::max<int64_t>(out.num_elements(), 1);
   std::vector<int64_t> index(rank, 0);
@@ -148,7 +152,11 @@ absl::StatusOr<std::vector<Tensor>> ComputeReduceMean(const Node& node, const st
   for (int64_t i = 0; i < total; ++i) {
     int64_t o = 0;
     for (size_t d = 0; d < rank; ++d) o += index[d] * out_strides[d];
-    sums[o] += src[i];
+    if constexpr (kOp == ReduceOp::kMax) {
+      if (std::isnan(src[i]) || src[i] > acc[o]) acc[o] = std::isnan(acc[o]) ? acc[o] : src[i];
+    } else {
+      acc[o] += src[i];
+    }
     for (int d = static_cast<int>(rank) - 1; d >= 0; --d) {
       if (++index[d] < s[d]) break;
       index[d] = 0;
@@ -156,7 +164,11 @@ absl::StatusOr<std::vector<Tensor>> ComputeReduceMean(const Node& node, const st
   }
   float* dst = out.as<float>();
   for (int64_t o = 0; o < out.num_elements(); ++o) {
-    dst[o] = count == 0 ? NAN : static_cast<float>(sums[o] / static_cast<double>(count));
+    if constexpr (kOp == ReduceOp::kMean) {
+      dst[o] = count == 0 ? NAN : static_cast<float>(acc[o] / static_cast<double>(count));
+    } else {
+      dst[o] = static_cast<float>(acc[o]);
+    }
   }
   return std::vector<Tensor>{std::move(out)};
 }
@@ -165,7 +177,9 @@ absl::StatusOr<std::vector<Tensor>> ComputeReduceMean(const Node& node, const st
 
 void AppendReduceKernels(std::vector<CpuKernel>& out) {
   out.push_back({"ArgMax", InferArgMax, ComputeArgMax});
-  out.push_back({"ReduceMean", InferReduceMean, ComputeReduceMean});
+  out.push_back({"ReduceSum", InferReduce, ComputeReduce<ReduceOp::kSum>});
+  out.push_back({"ReduceMean", InferReduce, ComputeReduce<ReduceOp::kMean>});
+  out.push_back({"ReduceMax", InferReduce, ComputeReduce<ReduceOp::kMax>});
 }
 
 }  // namespace tpusim::runtime::detail

@@ -29,7 +29,7 @@ std::set<std::string> FindCompileTimeInputs(const compiler::Graph& graph) {
       for (size_t i = 0; i < node.inputs.size(); ++i) {
         if (node.inputs[i] != name) continue;
         used = true;
-        only_as_shape &= node.op_type == "Reshape" && i == 1;
+        only_as_shape &= compiler::IsCompileTimeOperand(node, i);
       }
     }
     if (used && only_as_shape) found.insert(name);

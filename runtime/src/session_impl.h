@@ -19,9 +19,10 @@
 
 namespace tpusim::runtime::detail {
 
-// XLA-style compile-time constant inputs: the graph inputs read only as a Reshape's shape (input 1).
+// XLA-style compile-time constant inputs: the graph inputs read only where the TPU lowering reads at
+// compile time (compiler::IsCompileTimeOperand: Reshape's shape, Squeeze's axes, Slice's starts, ...).
 // A TPU segment bakes the fed value into its program as a constant (one program per distinct value),
-// so such a Reshape is TPU-supported although its shape is unknown until Run.
+// so such a node is TPU-supported although its output shape may be unknown until Run.
 std::set<std::string> FindCompileTimeInputs(const compiler::Graph& graph);
 
 // Places every node (the rules in session.h), with `compile_time_inputs` as given to

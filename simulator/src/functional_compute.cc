@@ -10,6 +10,8 @@
 #include "tpusim/isa/status_macros.h"
 #include "tpusim/simulator/functional_engine.h"
 
+#include <cmath>
+
 namespace tpusim::simulator::functional_detail {
 
 namespace num = isa::numerics;
@@ -34,8 +36,12 @@ absl::Status Executor::PrepareWeights() {
     }
   } else {
     weights_f32_.resize(rows * cols);
+    weights_have_nan_ = false;
     for (size_t k = 0; k < rows; ++k) {
-      for (size_t n = 0; n < cols; ++n) weights_f32_[k * cols + n] = AsF32(w[k * cols + n]);
+      for (size_t n = 0; n < cols; ++n) {
+        weights_f32_[k * cols + n] = AsF32(w[k * cols + n]);
+        weights_have_nan_ |= std::isnan(weights_f32_[k * cols + n]);
+      }
     }
   }
   weights_ready_ = true;
@@ -87,7 +93,7 @@ absl::Status Executor::ExecMATMUL(const isa::MatmulArgs& a) {
     } else {
       for (int k = 0; k < rows; ++k) row_f32_[k] = num::RoundToBf16(AsF32(in[k]));
       num::TileDotBf16(row_f32_.data(), weights_f32_.data(), rows, static_cast<int>(cols),
-                       dot_f32_.data());
+                       dot_f32_.data(), weights_have_nan_);
       for (size_t n = 0; n < cols; ++n) {
         const float s = dot_f32_[n];
         out[n] = AsWord(a.accumulate ? num::AddF32(AsF32(out[n]), s) : s);

@@ -110,11 +110,36 @@ Case SoftmaxCase(int64_t rows, int64_t cols, const std::string& name) {
   return {name, gb.graph(), {RandomFloats(static_cast<size_t>(rows * cols), 51, -4.0f, 4.0f)}};
 }
 
+// Strided copies and reductions: Transpose, Slice (negative step), Clip, Concat, ReduceMean over the
+// 1000 rows of the transpose (several UB chunks accumulated) and ReduceMax.
+Case DataMovementCase() {
+  GraphBuilder gb;
+  gb.Input("x", {60, 1000});
+  Value& starts = gb.graph().AddValue("starts", DataType::kInt64, Shape{1});
+  starts.constant = Tensor::FromInt64s({1}, {-1});
+  Value& ends = gb.graph().AddValue("ends", DataType::kInt64, Shape{1});
+  ends.constant = Tensor::FromInt64s({1}, {-1000000});
+  Value& axes = gb.graph().AddValue("axes", DataType::kInt64, Shape{1});
+  axes.constant = Tensor::FromInt64s({1}, {0});
+  Value& steps = gb.graph().AddValue("steps", DataType::kInt64, Shape{1});
+  steps.constant = Tensor::FromInt64s({1}, {-2});
+  gb.Op("Transpose", {"x"}, "t", {1000, 60});
+  gb.Op("Slice", {"t", "starts", "ends", "axes", "steps"}, "s", {500, 60});
+  gb.Op("Clip", {"s"}, "c", {500, 60}, {{"min", -0.5f}, {"max", 0.5f}}, 6);
+  gb.Op("ReduceMean", {"t"}, "m", {1, 60}, {{"axes", std::vector<int64_t>{0}}}, 11);
+  gb.Op("ReduceMax", {"c"}, "mx", {1, 60}, {{"axes", std::vector<int64_t>{0}}}, 11);
+  gb.Op("Concat", {"m", "mx"}, "y", {2, 60}, {{"axis", int64_t{0}}});
+  gb.Output("y");
+  gb.Output("c");
+  return {"Transpose, Slice, Clip, ReduceMean, ReduceMax, Concat", gb.graph(), {RandomFloats(60000, 61)}};
+}
+
 std::vector<Case> AllCases() {
   return {GemmCase(40, 24, 20),          GemmCase(200, 50, 30, Precision::kHighest),
           GemmEpilogueCase(),            ChainCase(),
           ElementwiseCase(),             SoftmaxCase(20, 200, "Softmax (one pass per column block)"),
-          SoftmaxCase(3, 1500, "Softmax (three passes: the rows do not fit the UB)")};
+          SoftmaxCase(3, 1500, "Softmax (three passes: the rows do not fit the UB)"),
+          DataMovementCase()};
 }
 
 TEST(Schedule, NamesRoundTripAndTokensIsTheDefault) {
@@ -187,7 +212,8 @@ absl::StatusOr<std::unique_ptr<simulator::Engine>> CycleEngine(const isa::ArchCo
 // On the cycle engine both schedules give the functional engine's bits, and kTokens takes fewer cycles.
 TEST(Schedule, CycleEngineAgreesAndTokensAreFaster) {
   if (!CycleEngine(Tiny()).ok()) GTEST_SKIP() << "no cycle engine in this build";
-  for (const Case& c : {GemmCase(64, 64, 64), ElementwiseCase(), SoftmaxCase(20, 200, "Softmax"), ChainCase()}) {
+  for (const Case& c : {GemmCase(64, 64, 64), ElementwiseCase(), SoftmaxCase(20, 200, "Softmax"), ChainCase(),
+                        DataMovementCase()}) {
     isa::Program tokens = CompileWith(c, Schedule::kTokens, Tiny());
     isa::Program serial = CompileWith(c, Schedule::kSerial, Tiny());
     auto functional = RunFunctional(serial, c.inputs);

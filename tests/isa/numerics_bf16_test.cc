@@ -140,15 +140,25 @@ TEST(TileDotBf16, MatchesColumnDotBitForBitOnEveryColumn) {
   constexpr int kRows = 16, kCols = 12;
   uint32_t seed = 12345;
   auto next = [&seed] { seed = seed * 1664525u + 1013904223u; return seed; };
-  const float specials[] = {0.0f, -0.0f, 1e-40f, -1e-40f, INFINITY, -INFINITY, NAN, 3.0e38f};
+  uint32_t nan_bits[2] = {0x7fc12345u, 0xff801234u};  // two NaNs with different payloads and signs
+  float nan_a, nan_b;
+  std::memcpy(&nan_a, &nan_bits[0], 4);
+  std::memcpy(&nan_b, &nan_bits[1], 4);
+  const float specials[] = {0.0f, -0.0f, 1e-40f, -1e-40f, INFINITY, -INFINITY, nan_a, nan_b};
   for (int trial = 0; trial < 200; ++trial) {
     std::vector<float> x(kRows), w(kRows * kCols), out(kCols);
     for (auto& v : x) v = RoundToBf16(static_cast<float>(static_cast<int32_t>(next())) * 1e-7f);
     for (auto& v : w) v = RoundToBf16(static_cast<float>(static_cast<int32_t>(next())) * 1e-9f);
     if (trial % 4 == 0) x[next() % kRows] = specials[next() % 8];
     if (trial % 3 == 0) w[next() % (kRows * kCols)] = specials[next() % 8];
-    TileDotBf16(x.data(), w.data(), kRows, kCols, out.data());
+    bool w_has_nan = false;
+    for (float v : w) w_has_nan |= std::isnan(v);
+    // Both paths: the general one (w_may_have_nan) and, when w really has no NaN, the fast one.
+    std::vector<float> out_general(kCols);
+    TileDotBf16(x.data(), w.data(), kRows, kCols, out_general.data(), true);
+    TileDotBf16(x.data(), w.data(), kRows, kCols, out.data(), w_has_nan);
     for (int c = 0; c < kCols; ++c) {
+      EXPECT_EQ(std::memcmp(&out[c], &out_general[c], 4), 0) << "trial " << trial << " column " << c;
       const float expected = ColumnDotBf16(x.data(), w.data() + c, kRows, kCols);
       uint32_t a, b;
       std::memcpy(&a, &out[c], 4);
@@ -156,6 +166,42 @@ TEST(TileDotBf16, MatchesColumnDotBitForBitOnEveryColumn) {
       EXPECT_EQ(a, b) << "trial " << trial << " column " << c;
     }
   }
+}
+
+}  // namespace
+}  // namespace tpusim::isa::numerics
+
+namespace tpusim::isa::numerics {
+namespace {
+
+// numerics.h's NaN rule, worked by hand: the first NaN operand in argument order comes back quieted
+// (0x7f800001 | quiet bit 0x00400000 = 0x7fc00001); invalid operations give 0xFFC00000. The rule holds
+// whatever operand order the compiler picks, at any optimisation level.
+TEST(NanRule, FirstNanOperandWinsAndInvalidGivesTheDefaultNan) {
+  const float snan_a = F(0x7f800001), qnan_b = F(0xffc00abc);
+  EXPECT_EQ(B(AddF32(snan_a, qnan_b)), 0x7fc00001u);
+  EXPECT_EQ(B(AddF32(qnan_b, snan_a)), 0xffc00abcu);
+  EXPECT_EQ(B(MulF32(snan_a, qnan_b)), 0x7fc00001u);
+  EXPECT_EQ(B(MulF32(qnan_b, snan_a)), 0xffc00abcu);
+  EXPECT_EQ(B(AddF32(1.0f, snan_a)), 0x7fc00001u);
+  EXPECT_EQ(B(AddF32(INFINITY, -INFINITY)), 0xffc00000u);
+  EXPECT_EQ(B(MulF32(0.0f, INFINITY)), 0xffc00000u);
+  // MacBf16(psum, a, b) = AddF32(psum, MulF32(a, b)): priority psum, a, b.
+  EXPECT_EQ(B(MacBf16(F(0x7fc00033), snan_a, qnan_b)), 0x7fc00033u);
+  EXPECT_EQ(B(MacBf16(1.0f, snan_a, qnan_b)), 0x7fc00001u);
+  EXPECT_EQ(B(MacBf16(1.0f, 2.0f, qnan_b)), 0xffc00abcu);
+  EXPECT_EQ(B(VectorElementwise(VectorOp::Sub, qnan_b, snan_a, 0.0f)), 0xffc00abcu);
+  EXPECT_EQ(B(VectorElementwise(VectorOp::MulImm, 2.0f, 0.0f, qnan_b)), 0xffc00abcu);
+}
+
+TEST(NanRule, TileDotFollowsTheRuleWithTwoNans) {
+  // Column 0: psum becomes NaN from x[0]*w (x NaN), then x[1]*w[1] is another NaN: psum's NaN stays.
+  const float x[2] = {F(0x7f800001), F(0xffc00abc)};
+  const float w[2] = {1.0f, 1.0f};
+  float out[1];
+  TileDotBf16(x, w, 2, 1, out);
+  EXPECT_EQ(B(out[0]), 0x7fc00001u);
+  EXPECT_EQ(B(out[0]), B(ColumnDotBf16(x, w, 2, 1)));
 }
 
 }  // namespace

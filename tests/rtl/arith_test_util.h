@@ -31,8 +31,8 @@ class UnitHarness {
   Model model_;
 };
 
-// Collects mismatches between the RTL and the reference; Report() fails the test with the first few,
-// each naming the operands and both results in hex.
+// Collects mismatches between the RTL and the reference; Report() fails the test with the first
+// few, each naming the operands and both results in hex.
 class MismatchLog {
  public:
   explicit MismatchLog(std::string unit) : unit_(std::move(unit)) {}
@@ -41,7 +41,7 @@ class MismatchLog {
   }
   void Report(uint64_t vectors) const {
     EXPECT_EQ(count_, 0u) << unit_ << ": " << count_ << " of " << vectors
-                          << " vectors differ from isa::numerics; the first ones:\n"
+                          << " vectors differ from the reference; the first ones:\n"
                           << shown_;
   }
 
@@ -68,7 +68,8 @@ class OperandSource {
   // A value whose exponent field is `exponent` (clamped to 0..255) with a random sign and an
   // interesting mantissa.
   uint32_t WithExponent(int exponent) {
-    return Pack(Coin(), exponent < 0 ? 0 : (exponent > 255 ? 255 : exponent), InterestingMantissa());
+    return Pack(Coin(), exponent < 0 ? 0 : (exponent > 255 ? 255 : exponent),
+                InterestingMantissa());
   }
 
   static uint32_t Pack(bool negative, int exponent, uint32_t mantissa) {
@@ -79,21 +80,32 @@ class OperandSource {
  private:
   int InterestingExponent() {
     switch (Uniform(0, 5)) {
-      case 0: return 0;
-      case 1: return Uniform(1, 3);
-      case 2: return Uniform(124, 130);
-      case 3: return Uniform(250, 254);
-      case 4: return 255;
-      default: return Uniform(0, 255);
+      case 0:
+        return 0;
+      case 1:
+        return Uniform(1, 3);
+      case 2:
+        return Uniform(124, 130);
+      case 3:
+        return Uniform(250, 254);
+      case 4:
+        return 255;
+      default:
+        return Uniform(0, 255);
     }
   }
   uint32_t InterestingMantissa() {
     switch (Uniform(0, 4)) {
-      case 0: return 0;
-      case 1: return 0x7fffff;
-      case 2: return Bits32() & ~((1u << Uniform(1, 22)) - 1);  // few significant bits: ties
-      case 3: return 0x7fffff ^ (1u << Uniform(0, 22));
-      default: return Bits32();
+      case 0:
+        return 0;
+      case 1:
+        return 0x7fffff;
+      case 2:
+        return Bits32() & ~((1u << Uniform(1, 22)) - 1);  // few significant bits: ties
+      case 3:
+        return 0x7fffff ^ (1u << Uniform(0, 22));
+      default:
+        return Bits32();
     }
   }
 

@@ -37,7 +37,8 @@ void Compare(UnitHarness<Model>& unit, uint32_t (*ref)(uint32_t, uint32_t), uint
              MismatchLog& log) {
   const uint32_t got = Eval(unit, a, b);
   const uint32_t want = ref(a, b);
-  if (got != want) log.Add(absl::StrFormat("a=%08x b=%08x: rtl %08x, numerics %08x", a, b, got, want));
+  if (got != want)
+    log.Add(absl::StrFormat("a=%08x b=%08x: rtl %08x, numerics %08x", a, b, got, want));
 }
 
 template <typename Model>
@@ -59,7 +60,8 @@ TEST(Fp32MulUnit, MatchesMulF32OnEveryPairOfEdgeCases) {
   CompareEdgePairs<Vfp32_mul_ftz>("fp32_mul_ftz", RefMul);
 }
 
-// Rules worked by hand (IEEE binary32, RNE, FTZ, x86 SSE NaN handling); the reference must agree too.
+// Rules worked by hand (IEEE binary32, RNE, FTZ, and numerics.h's explicit NaN rule: the first NaN
+// operand, quieted; invalid operations give 0xFFC00000); the reference must agree too.
 struct Case {
   uint32_t a, b, want;
   const char* why;
@@ -124,14 +126,18 @@ TEST(Fp32AddUnit, MatchesAddF32OnRandomOperands) {
     const uint32_t a = src.F32();
     uint32_t b;
     switch (i % 4) {
-      case 0: b = src.F32(); break;
+      case 0:
+        b = src.F32();
+        break;
       case 1:  // nearby exponents: alignment, rounding and cancellation
         b = src.WithExponent(static_cast<int>(a >> 23 & 0xff) + src.Uniform(-30, 30));
         break;
       case 2:  // near-negation: massive cancellation
         b = (a ^ 0x80000000u) ^ (src.Bits32() & ((1u << src.Uniform(0, 23)) - 1));
         break;
-      default: b = src.Bits32(); break;
+      default:
+        b = src.Bits32();
+        break;
     }
     Compare(unit, RefAdd, a, b, log);
   }
@@ -147,14 +153,18 @@ TEST(Fp32MulUnit, MatchesMulF32OnRandomOperands) {
     const int ea = static_cast<int>(a >> 23 & 0xff);
     uint32_t b;
     switch (i % 4) {
-      case 0: b = src.F32(); break;
+      case 0:
+        b = src.F32();
+        break;
       case 1:  // product exponent near the bottom of the normal range (ea + eb - 127 ~ 0)
         b = src.WithExponent(127 - ea + src.Uniform(-3, 3));
         break;
       case 2:  // product exponent near the top (ea + eb - 127 ~ 254)
         b = src.WithExponent(381 - ea + src.Uniform(-3, 3));
         break;
-      default: b = src.Bits32(); break;
+      default:
+        b = src.Bits32();
+        break;
     }
     Compare(unit, RefMul, a, b, log);
   }

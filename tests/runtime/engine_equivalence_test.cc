@@ -76,7 +76,9 @@ TEST_P(EngineEquivalence, CycleEngineOutputsAreBitIdenticalToFunctional) {
     EXPECT_EQ(cycle_report.tpu.useful_macs, functional_report.tpu.useful_macs);
     EXPECT_EQ(cycle_report.tpu.dram_to_ub_bytes, functional_report.tpu.dram_to_ub_bytes);
     EXPECT_EQ(functional_report.tpu.cycles, 0u);
-    if (cycle_report.tpu_launches > 0) {
+    // A program that moves no data (every output empty: test_slice_start_out_of_bounds) is one HALT
+    // per launch and may take no cycles; any other work takes some.
+    if (cycle_report.tpu.instructions > static_cast<uint64_t>(cycle_report.tpu_launches)) {
       EXPECT_GT(cycle_report.tpu.cycles, 0u);
     }
     EXPECT_EQ(cycle_report.tpu.buckets.total(), cycle_report.tpu.cycles);
@@ -125,14 +127,16 @@ TEST_P(EngineEquivalence, CycleEngineLeavesTheSameFrameAsFunctional) {
   absl::StatusOr<compiler::Graph> graph = compiler::ImportOnnxFile(dir + "/model.onnx");
   ASSERT_TRUE(graph.ok()) << graph.status();
   const auto feeds = Feeds(*graph, OnnxDataSets(dir).at(0));
-  // A graph input read as a Reshape's shape is a compile-time input: bake the fed value in as a
-  // constant, as a session does.
+  // A graph input read where the lowering reads at compile time (a Reshape's shape, a Slice's starts,
+  // a Clip's bounds, ...) is a compile-time input: bake the fed value in as a constant, as a session does.
   for (const compiler::Node& node : graph->nodes) {
-    if (node.op_type != "Reshape" || node.inputs.size() < 2) continue;
-    auto it = std::find(graph->inputs.begin(), graph->inputs.end(), node.inputs[1]);
-    if (it == graph->inputs.end()) continue;
-    graph->values[*it].constant = feeds.at(*it);
-    graph->inputs.erase(it);
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      if (!compiler::IsCompileTimeOperand(node, i)) continue;
+      auto it = std::find(graph->inputs.begin(), graph->inputs.end(), node.inputs[i]);
+      if (it == graph->inputs.end()) continue;
+      graph->values[*it].constant = feeds.at(*it);
+      graph->inputs.erase(it);
+    }
   }
   compiler::CompileOptions options;
   options.arch = Tiny();

@@ -45,6 +45,12 @@ absl::Status CheckTpuSupport(const Node& node, const Graph& graph);
 // known yet: a Reshape whose shape input is one of them is supported.
 absl::Status CheckTpuSupport(const Node& node, const Graph& graph, const std::set<std::string>& compile_time_inputs);
 
+// True if the TPU lowering of `node` reads input `index` only at compile time, so a graph input used
+// only in such places may be a compile-time input (above): Reshape's and Expand's shape, Squeeze's and
+// Unsqueeze's axes, Slice's starts/ends/axes/steps, ReduceSum/ReduceMean/ReduceMax's axes, Clip's
+// min/max.
+bool IsCompileTimeOperand(const Node& node, size_t index);
+
 // Fills Value::shape of every node output from input shapes (every graph input must have a shape).
 // Supports the TPU ops; InvalidArgument on shape mismatches naming node and shapes.
 absl::Status InferShapes(Graph& graph);

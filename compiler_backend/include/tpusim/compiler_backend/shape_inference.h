@@ -4,8 +4,9 @@
 // Ops with a shape function: MatMul, Gemm, Add, Sub, Mul, Div (numpy broadcasting; opset < 7 legacy
 // `broadcast`/`axis`), Relu, Sigmoid, Tanh, Exp, Log, Neg, Abs, Sqrt, Reciprocal, Floor, Ceil, Erf,
 // LeakyRelu, Elu, Softplus, Softsign, Identity, Softmax, LogSoftmax, Flatten, Reshape, Constant, ArgMax,
-// ArgMin, Transpose, ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, Concat. Everything else is
-// Unimplemented: the runtime then learns the shapes by running the op's CPU kernel.
+// ArgMin, Transpose, ReduceMean, ReduceSum, ReduceMax, ReduceMin, ReduceProd, Concat, Slice, Squeeze,
+// Unsqueeze, Expand, Clip, Pow. Everything else is Unimplemented: the runtime then learns the shapes by
+// running the op's CPU kernel.
 #pragma once
 
 #include <string>
@@ -21,7 +22,8 @@ bool HasShapeFunction(const std::string& op_type);
 
 // Output shapes of `node`, one per entry of node.outputs (an omitted "" output gets {}), from the shapes
 // of its inputs (`input_shapes` is aligned with node.inputs; entries of omitted "" inputs are ignored).
-// `graph` is read only for the values of constant inputs (Reshape's shape, Reduce*'s axes).
+// `graph` is read only for the values of constant inputs (Reshape's and Expand's shape, Reduce*'s,
+// Squeeze's and Unsqueeze's axes, Slice's starts/ends/axes/steps).
 // Unimplemented naming the op for op types without a shape function; InvalidArgument naming node and
 // shapes on mismatches ("node 'mm' (MatMul): inner dimensions differ: [2,3] x [4,5]"), bad attributes,
 // or a missing constant input ("Reshape needs a constant shape").

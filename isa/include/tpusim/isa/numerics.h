@@ -22,6 +22,10 @@ float Bf16BitsToF32(uint16_t bits);
 float RoundToBf16(float x);
 
 // ---- fp32 arithmetic of the array and the vector unit ---------------------------------------------
+// NaN rule of every fp32 arithmetic operation here (and in the RTL): a NaN operand makes the result the
+// first NaN operand in argument order, quieted (sign and payload kept); an invalid operation on non-NaN
+// operands (Inf - Inf, 0 * Inf, 0 / 0) gives the default NaN 0xFFC00000. It never depends on the
+// compiler's operand order or optimisation level.
 // IEEE fp32 add / multiply, round to nearest even, subnormal inputs and results flushed to zero.
 float AddF32(float a, float b);
 float MulF32(float a, float b);
@@ -32,9 +36,10 @@ float MacBf16(float psum, float a, float b);
 // starts at +0.0 at row 0 and flows down: s = MacBf16(s, x[k], w[k]) for k = 0, 1, ..., n-1.
 float ColumnDotBf16(const float* x, const float* w, int n, int w_stride);
 // A whole array pass for one input row: out[c] = ColumnDotBf16(x, w + c, rows, cols) for every column
-// c < cols, where w is a row-major rows x cols tile. Bit-identical to the per-column form; written so
-// the compiler vectorises across columns (columns are independent; each keeps row-0-first order).
-void TileDotBf16(const float* x, const float* w, int rows, int cols, float* out);
+// c < cols, where w is a row-major rows x cols tile. Bit-identical to the per-column form. When x has
+// no NaN and the caller knows w has none (w_may_have_nan = false, e.g. checked once per weight tile) a
+// plain loop the compiler vectorises across columns runs instead (see numerics.cc for why it is equal).
+void TileDotBf16(const float* x, const float* w, int rows, int cols, float* out, bool w_may_have_nan = true);
 
 // ---- int8 -----------------------------------------------------------------------------------------
 // int8 x int8 -> int32 product added to a 32-bit accumulator with two's-complement wrap-around.
@@ -49,7 +54,12 @@ int8_t Requantize(int32_t v, float scale, int32_t zero_point);
 // ---- Vector unit (fp32) ---------------------------------------------------------------------------
 // Activation functions and vector ops, applied to fp32 values with FTZ on inputs and results.
 // sigmoid(x) = 1 / (1 + exp(-x)); tanh and exp are the C library's binary32 functions (glibc, correctly
-// rounded in practice on x86-64), the one definition every engine uses.
+// rounded in practice on x86-64), the one definition every engine uses. Likewise log = logf,
+// erf = erff (glibc's binary32 functions: within 1 ulp, the same bits on every engine because every
+// engine calls this one definition), sqrt = sqrtf (IEEE, correctly rounded), reciprocal = 1.0f / a
+// (IEEE division), abs = fabsf (the sign bit cleared). max_imm / min_imm are max / min with imm
+// (NaN-propagating, +0 > -0); leaky_relu(a, imm) = a < 0 ? a * imm : a (NaN and -0 pass through).
+// Because inputs are flushed, log and reciprocal of a subnormal act on ±0 (-Inf, ±Inf).
 float Activation(ActFunc f, float x);
 // Unary, Binary and Imm ops: b is ignored by Unary ops; imm is used by Imm ops only.
 // Reduce ops are folded with VectorReduceStep(op, acc, x) starting from the first row's value.

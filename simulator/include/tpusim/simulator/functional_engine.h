@@ -102,6 +102,7 @@ class Executor {
   // numerics::TileDotBf16 takes); weights_i8_ transposed (column n at [n * array_rows, ...)).
   // Valid when weights_ready_.
   bool weights_ready_ = false;
+  bool weights_have_nan_ = true;  // weights_f32_ holds a NaN (selects numerics::TileDotBf16's path)
   std::vector<float> weights_f32_;
   std::vector<int8_t> weights_i8_;
   // Scratch reused by handlers to avoid per-instruction allocation.
