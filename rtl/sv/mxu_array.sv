@@ -3,23 +3,26 @@
 // ROWS and COLS have no defaults: the core passes arch_pkg's ARRAY_ROWS / ARRAY_COLS (see
 // mxu_lint_top), the Verilated test models get them with -G from the preset (rtl/CMakeLists.txt).
 //
-// Cycle t is the cycle that ends with rising edge t + 1; inputs are sampled at that edge, and every
-// output is a register, so what the outputs show during cycle t was decided by edge t.
+// Cycle t is the cycle that ends with rising edge t + 1; inputs are sampled at that edge. No output
+// depends combinationally on an input: what the outputs show during cycle t was decided by edge t.
 //
-// Input rows (rule 5). A MATMUL that starts at s presents its row r (r = 0 .. B - 1) on in_x during
-// cycle s + r with in_valid = 1; element k of the row (x[k], the reduction index) feeds array row k.
-// The left-edge skew delays element k by k cycles, so row r reaches PE (k, j) in cycle s + r + k + j
-// and psum flows down column j: out[j] = ColumnDot(x, W[.][j]) in the order numerics::ColumnDotBf16
-// / ColumnDotInt8 define (row 0 first, from +0.0 / 0). in_int8 picks the MAC of the row (int8 mode
-// reads bits [7:0] of x and of the weights). in_tag rides along unchanged, for the accumulators.
-// Rows need not be contiguous: an in_valid = 0 cycle is a bubble.
+// Input rows (rule 5). A MATMUL that starts at s presents its row r (r = 0 .. B - 1) on in_x
+// during cycle s + r with in_valid = 1; element k of the row (x[k], the reduction index) feeds
+// array row k.
+// The left-edge skew delays element k by k cycles and each PE registers its inputs, so PE (k, j)
+// does its MAC for row r in cycle s + r + k + j + 1 and psum flows down column j:
+// out[j] = ColumnDot(x, W[.][j]) in the order numerics::ColumnDotBf16 / ColumnDotInt8 define (row 0
+// first, from +0.0 / 0). in_int8 picks the MAC of the row (int8 mode reads bits [7:0] of x and of
+// the weights). in_tag rides along unchanged, for the accumulators. Rows need not be contiguous: an
+// in_valid = 0 cycle is a bubble.
 //
-// Results. Column j's last MAC of row r happens in cycle s + r + R + j - 1; the de-skew below the
+// Results. Column j of row r leaves the bottom PE in cycle s + r + R + j; the de-skew below the
 // array delays column j by C - 1 - j cycles, so the whole result row r is on out_sum (with
-// out_valid = 1 and out_tag = its in_tag) during cycle s + r + R + C - 1: its last MAC (PE (R-1,
-// C-1)) ran in cycle s + r + R + C - 2. For a MATMUL of B rows the last result row is there at
-// s + B + R + C - 2, rule 5's completion; this is the natural pipeline (R + C - 1 registers from
-// in_x to out_sum), no extra output registers.
+// out_valid = 1 and out_tag = its in_tag) during cycle s + r + R + C - 1 — R + C - 1 cycles after
+// it entered, the natural pipeline (one register per PE hop plus the skews), no registers added or
+// removed. For a MATMUL of B contiguous rows the last result row is there in cycle
+// s + B + R + C - 2: rule 5's completion c. (The accumulators, which are not part of this unit,
+// take it from out_sum during c.)
 //
 // Weights (rule 4). A tile W (R x C, row-major) shifts into the shadow weights over R cycles: step
 // q = 0 .. R - 1 presents tile row R - 1 - q on w_row with w_valid = 1 (steps may have gaps). It
@@ -55,7 +58,7 @@ module mxu_array #(
   localparam int STEP_BITS = $clog2(ROWS + 1);
   localparam int LATENCY = ROWS + COLS - 1;  // in_x to out_sum, in cycles
 
-  // ---- Control at the edge: weight banks and shift steps -----------------------------------------
+  // ---- Control at the edge: weight banks and shift steps ---------------------------------------
   logic                 active_bank;  // the bank of the newest row fed
   logic                 pop, row_bank, shift_bank, shift_last;
   logic [STEP_BITS-1:0] shift_steps;  // steps of the tile now shifting, done so far
@@ -79,7 +82,7 @@ module mxu_array #(
     end
   end
 
-  // ---- Edge skews ---------------------------------------------------------------------------------
+  // ---- Edge skews ------------------------------------------------------------------------------
   logic [ROWS-1:0][17:0] left_d, left_q;  // {x, bank, int8} per array row
   logic [COLS-1:0][18:0] top_d, top_q;    // {shift_en, shift_last, shift_bank, word} per column
   for (genvar k = 0; k < ROWS; k++) begin : g_left
@@ -88,10 +91,26 @@ module mxu_array #(
   for (genvar j = 0; j < COLS; j++) begin : g_top
     assign top_d[j] = {w_valid, shift_last, shift_bank, w_row[j]};
   end
-  mxu_skew #(.LANES(ROWS), .WIDTH(18)) u_left_skew (.clk(clk), .rst_n(rst_n), .d(left_d), .q(left_q));
-  mxu_skew #(.LANES(COLS), .WIDTH(19)) u_top_skew (.clk(clk), .rst_n(rst_n), .d(top_d), .q(top_q));
+  mxu_skew #(
+      .LANES(ROWS),
+      .WIDTH(18)
+  ) u_left_skew (
+      .clk  (clk),
+      .rst_n(rst_n),
+      .d    (left_d),
+      .q    (left_q)
+  );
+  mxu_skew #(
+      .LANES(COLS),
+      .WIDTH(19)
+  ) u_top_skew (
+      .clk  (clk),
+      .rst_n(rst_n),
+      .d    (top_d),
+      .q    (top_q)
+  );
 
-  // ---- The PE grid --------------------------------------------------------------------------------
+  // ---- The PE grid -----------------------------------------------------------------------------
   // Column COLS of the row wires and row ROWS of the weight wires leave the array unused.
   /* verilator lint_off UNUSEDSIGNAL */
   logic [15:0] x_w[ROWS][COLS+1];
@@ -139,19 +158,28 @@ module mxu_array #(
     end
   end
 
-  // ---- Output de-skew and the row sideband --------------------------------------------------------
-  mxu_skew #(.LANES(COLS), .WIDTH(32), .REVERSE(1'b1)) u_deskew (
-      .clk(clk), .rst_n(rst_n), .d(bottom), .q(out_sum));
+  // ---- Output de-skew and the row sideband -----------------------------------------------------
+  mxu_skew #(
+      .LANES  (COLS),
+      .WIDTH  (32),
+      .REVERSE(1'b1)
+  ) u_deskew (
+      .clk  (clk),
+      .rst_n(rst_n),
+      .d    (bottom),
+      .q    (out_sum)
+  );
 
-  logic [TAG_BITS:0] sideband[LATENCY];  // {valid, tag}, in_x to out_sum
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      for (int s = 0; s < LATENCY; s++) sideband[s] <= '0;
-    end else begin
-      sideband[0] <= {in_valid, in_tag};
-      for (int s = 1; s < LATENCY; s++) sideband[s] <= sideband[s-1];
-    end
-  end
-  assign out_valid = sideband[LATENCY-1][TAG_BITS];
-  assign out_tag   = sideband[LATENCY-1][TAG_BITS-1:0];
+  logic [TAG_BITS:0] sideband;  // {valid, tag}, in_x to out_sum
+  mxu_delay #(
+      .DEPTH(LATENCY),
+      .WIDTH(TAG_BITS + 1)
+  ) u_sideband (
+      .clk  (clk),
+      .rst_n(rst_n),
+      .d    ({in_valid, in_tag}),
+      .q    (sideband)
+  );
+  assign out_valid = sideband[TAG_BITS];
+  assign out_tag   = sideband[TAG_BITS-1:0];
 endmodule
