@@ -20,7 +20,8 @@ absl::Status Internal(const absl::Status& s) {
 }
 }  // namespace
 
-absl::Status Executor::ExecLOAD(const isa::DmaArgs& a) {
+// The checks LOAD and STORE share: dtype, lanes within a UB row, UB rows, the strided DRAM range.
+absl::StatusOr<Executor::DmaCheck> Executor::CheckDma(const isa::DmaArgs& a) const {
   TPUSIM_ASSIGN_OR_RETURN(const isa::DType dtype, CheckDType(a.dtype));
   const uint64_t bytes = isa::DTypeBytes(dtype);
   if (a.lanes > state_.lanes) {
@@ -30,6 +31,14 @@ absl::Status Executor::ExecLOAD(const isa::DmaArgs& a) {
   TPUSIM_RETURN_IF_ERROR(CheckUbRows("", a.ub_row, a.rows));
   TPUSIM_ASSIGN_OR_RETURN(const uint64_t base, CheckDramRange(a.dram_addr, a.rows, a.lanes,
                                                               a.row_stride, a.lane_stride, bytes));
+  return DmaCheck{dtype, bytes, base};
+}
+
+absl::Status Executor::ExecLOAD(const isa::DmaArgs& a) {
+  TPUSIM_ASSIGN_OR_RETURN(const DmaCheck check, CheckDma(a));
+  const isa::DType dtype = check.dtype;
+  const uint64_t bytes = check.bytes;
+  const uint64_t base = check.base;
   const uint64_t lanes = a.lanes;
   bytes_.resize(lanes * bytes);
   for (uint64_t r = 0; r < a.rows; ++r) {
@@ -55,15 +64,10 @@ absl::Status Executor::ExecLOAD(const isa::DmaArgs& a) {
 }
 
 absl::Status Executor::ExecSTORE(const isa::DmaArgs& a) {
-  TPUSIM_ASSIGN_OR_RETURN(const isa::DType dtype, CheckDType(a.dtype));
-  const uint64_t bytes = isa::DTypeBytes(dtype);
-  if (a.lanes > state_.lanes) {
-    return Error(absl::StatusCode::kOutOfRange,
-                 absl::StrCat("lanes ", a.lanes, " exceed the ", state_.lanes, "-lane UB row"));
-  }
-  TPUSIM_RETURN_IF_ERROR(CheckUbRows("", a.ub_row, a.rows));
-  TPUSIM_ASSIGN_OR_RETURN(const uint64_t base, CheckDramRange(a.dram_addr, a.rows, a.lanes,
-                                                              a.row_stride, a.lane_stride, bytes));
+  TPUSIM_ASSIGN_OR_RETURN(const DmaCheck check, CheckDma(a));
+  const isa::DType dtype = check.dtype;
+  const uint64_t bytes = check.bytes;
+  const uint64_t base = check.base;
   const uint64_t lanes = a.lanes;
   bytes_.resize(lanes * bytes);
   for (uint64_t r = 0; r < a.rows; ++r) {

@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "cpu_kernel_test_util.h"
 #include "tpusim/runtime/cpu_kernels.h"
 
 namespace tpusim::runtime {
@@ -19,24 +20,10 @@ using compiler::Tensor;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-Node MakeNode(const std::string& op, size_t inputs, std::map<std::string, Attribute> attrs = {}, int opset = 13) {
-  Node node;
-  node.name = "n";
-  node.op_type = op;
-  for (size_t i = 0; i < inputs; ++i) node.inputs.push_back("in" + std::to_string(i));
-  node.outputs = {"out"};
-  node.attrs = std::move(attrs);
-  node.opset = opset;
-  return node;
-}
+using testing::Floats;
+using testing::MakeNode;
+using testing::Run1;
 
-absl::StatusOr<Tensor> Run1(const Node& node, const std::vector<const Tensor*>& inputs) {
-  absl::StatusOr<std::vector<Tensor>> out = RunCpuKernel(node, inputs);
-  if (!out.ok()) return out.status();
-  return (*out)[0];
-}
-
-std::vector<float> Floats(const Tensor& t) { return {t.as<float>(), t.as<float>() + t.num_elements()}; }
 std::vector<int64_t> Int64s(const Tensor& t) { return {t.as<int64_t>(), t.as<int64_t>() + t.num_elements()}; }
 Tensor I64(std::vector<int64_t> v) { return Tensor::FromInt64s({static_cast<int64_t>(v.size())}, v); }
 

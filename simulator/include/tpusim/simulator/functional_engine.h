@@ -59,6 +59,12 @@ class Executor {
   absl::Status Execute(const isa::Instruction& inst);
   // One handler per opcode of opcodes.def. Execute's switch is expanded from the table and names
   // Exec<NAME>, so an opcode added to the table without a handler here does not compile.
+  struct DmaCheck {
+    isa::DType dtype;
+    uint64_t bytes;  // per element
+    uint64_t base;   // absolute DRAM address of element (0, 0)
+  };
+  absl::StatusOr<DmaCheck> CheckDma(const isa::DmaArgs& a) const;
   absl::Status ExecLOAD(const isa::DmaArgs& a);
   absl::Status ExecSTORE(const isa::DmaArgs& a);
   absl::Status ExecLOAD_WEIGHTS(const isa::WeightsArgs& a);
