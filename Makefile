@@ -13,7 +13,10 @@ setup:
 configure: setup
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
 
+# The RTL core models are Verilated at configure time from generated SystemVerilog packages: build
+# the packages first; the next build re-runs the configure step (they are configure dependencies).
 build: configure
+	cmake --build $(BUILD_DIR) -j$(JOBS) --target tpusim_rtl_packages
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 demo: build

@@ -8,6 +8,9 @@ export CCACHE_BASEDIR=/ CCACHE_NOHASHDIR=1
 exec 9>/tmp/tpusim-build.lock
 flock 9
 [[ -f build/CMakeCache.txt ]] || cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# The RTL core models need the generated packages at configure time (rtl/CMakeLists.txt): the build
+# below re-runs the configure step once they exist.
+cmake --build build -j2 --target tpusim_rtl_packages >/dev/null
 targets=()
 for t in "$@"; do targets+=(--target "$t"); done
 cmake --build build -j2 "${targets[@]}"

@@ -4,6 +4,7 @@
 #include "backends.h"
 #include "tpusim/driver/driver.h"
 #include "tpusim/isa/status_macros.h"
+#include "tpusim/rtl/rtl_engine.h"
 
 namespace tpusim::driver {
 namespace detail {
@@ -33,6 +34,8 @@ class CpuPlatform final : public Platform {
 
 class TpuPlatform final : public Platform {
  public:
+  // The tpu backend offers every engine, the RTL core's included (DeviceOptions::engine "rtl").
+  TpuPlatform() { rtl::RegisterRtlEngine(); }
   std::string_view name() const override { return "tpu"; }
   int device_count() const override { return 1; }
   absl::StatusOr<std::unique_ptr<Device>> OpenDevice(int ordinal, const DeviceOptions& options) override {

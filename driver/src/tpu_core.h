@@ -19,6 +19,10 @@ namespace tpusim::driver::detail {
 
 class TpuCore;
 
+// The waveform file of launch `index` of a device (DeviceOptions::vcd_path): `path` itself for launch
+// 0, else `path` with ".<index>" inserted before its extension.
+std::string VcdPathForLaunch(const std::string& path, uint64_t index);
+
 // A program loaded on a TpuCore. Shared by its Executable and the launches queued with it; the last
 // owner frees the frame.
 struct LoadedProgram {
@@ -79,10 +83,13 @@ class TpuCore final : public StreamBackend, public std::enable_shared_from_this<
   const std::string engine_name_;
   const bool collect_trace_;                   // DeviceOptions::collect_trace
   const decltype(DeviceOptions::progress) progress_;  // DeviceOptions::progress (may be empty)
+  const std::string vcd_path_;                 // DeviceOptions::vcd_path ("" = no waveforms)
+  const simulator::VcdWindow vcd_window_;      // DeviceOptions::vcd_window
   AddressSpace space_;
   std::mutex state_mu_;                        // serializes every DRAM access and every run on this device
   simulator::DeviceState state_;               // guarded by state_mu_
   std::unique_ptr<simulator::Engine> engine_;  // guarded by state_mu_
+  uint64_t launches_ = 0;                      // launches handed to the engine; guarded by state_mu_
 };
 
 }  // namespace tpusim::driver::detail

@@ -1,5 +1,6 @@
 // The tpu backend's device and memory: addresses are DRAM byte addresses of the device state.
 #include <algorithm>
+#include <filesystem>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +9,7 @@
 #include "tpu_core.h"
 #include "tpusim/isa/arch_config.h"
 #include "tpusim/isa/status_macros.h"
+#include "tpusim/rtl/rtl_engine.h"
 
 namespace tpusim::driver::detail {
 namespace {
@@ -30,7 +32,45 @@ std::string_view MatmulTypeShortName(isa::MatmulType t) {
 
 }  // namespace
 
+std::string VcdPathForLaunch(const std::string& path, uint64_t index) {
+  if (index == 0) return path;
+  const std::filesystem::path p(path);
+  std::filesystem::path name = p.stem();
+  name += absl::StrCat(".", index);
+  name += p.extension();
+  return (p.parent_path() / name).string();
+}
+
+namespace {
+
+// The waveform options are the rtl engine's; InvalidArgument naming the option otherwise.
+absl::Status CheckVcdOptions(const std::string& name, const DeviceOptions& options) {
+  const simulator::VcdWindow& w = options.vcd_window;
+  if (w.end <= w.start) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": DeviceOptions.vcd_window: end (", w.end, ") must be greater than start (",
+                     w.start, ")"));
+  }
+  if (!options.vcd_path.empty() && options.engine != "rtl") {
+    return absl::InvalidArgumentError(absl::StrCat(name, ": DeviceOptions.vcd_path ('", options.vcd_path,
+                                                   "') needs the rtl engine; this device uses the '",
+                                                   options.engine, "' engine"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<TpuCore>> TpuCore::Create(std::string name, const DeviceOptions& options) {
+  TPUSIM_RETURN_IF_ERROR(CheckVcdOptions(name, options));
+  if (options.engine == "rtl") {
+    // Refused at open, not at the first launch: the RTL core is built for fixed core sizes.
+    absl::Status arch = rtl::CheckRtlArch(options.arch);
+    if (!arch.ok()) {
+      return absl::Status(arch.code(), absl::StrCat(name, ": cannot open with engine 'rtl' for arch '",
+                                                    options.arch.name(), "': ", arch.message()));
+    }
+  }
   absl::StatusOr<std::unique_ptr<simulator::Engine>> engine =
       simulator::CreateEngine(options.engine, options.arch);
   if (!engine.ok()) {
@@ -47,6 +87,8 @@ TpuCore::TpuCore(std::string name, const DeviceOptions& options, std::unique_ptr
       engine_name_(options.engine),
       collect_trace_(options.collect_trace),
       progress_(options.progress),
+      vcd_path_(options.vcd_path),
+      vcd_window_(options.vcd_window),
       space_(name_, kDramBase,
              options.arch.dram_bytes() > kDramBase ? options.arch.dram_bytes() - kDramBase : 0),
       state_(options.arch, options.arch.matmul_types(0)),

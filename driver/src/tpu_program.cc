@@ -8,6 +8,7 @@
 #include "tpusim/isa/arch_config.h"
 #include "tpusim/isa/program.h"
 #include "tpusim/isa/status_macros.h"
+#include "tpusim/rtl/rtl_engine.h"
 
 namespace tpusim::driver::detail {
 namespace {
@@ -104,6 +105,14 @@ absl::StatusOr<std::unique_ptr<Executable>> TpuCore::LoadProgram(const isa::Prog
     loaded->output_bytes.push_back(bytes);
   }
   TPUSIM_ASSIGN_OR_RETURN(loaded->code, isa::DecodeCode(program));
+  if (engine_name_ == "rtl") {
+    // Refused before anything runs: the RTL core implements a subset of the ISA.
+    absl::Status supported = rtl::CheckRtlSupport(loaded->code, loaded->mode);
+    if (!supported.ok()) {
+      return absl::Status(supported.code(),
+                          absl::StrCat(name_, ": LoadProgram (rtl engine): ", supported.message()));
+    }
+  }
   loaded->program = program;
 
   // A frame of at least one byte, so that every program has a real DRAM placement.
@@ -183,6 +192,11 @@ absl::StatusOr<uint64_t> TpuCore::RunLaunch(const LoadedProgram& loaded,
   launch.frame_base = frame;
   launch.collect_trace = collect_trace_;
   launch.progress = progress_;
+  if (!vcd_path_.empty()) {
+    launch.vcd_path = VcdPathForLaunch(vcd_path_, launches_);
+    launch.vcd_window = vcd_window_;
+  }
+  ++launches_;
   absl::StatusOr<simulator::RunStats> run = engine_->Run(launch, state_);
   if (!run.ok()) {
     return absl::Status(run.status().code(), absl::StrCat(name_, ": Launch (", engine_name_,

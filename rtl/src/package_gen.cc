@@ -64,10 +64,13 @@ std::string GenerateArchPackage(const isa::ArchConfig& arch) {
   param("MXU_COUNT", arch.mxu_count());
   param("UB_LANES", isa::UbLanes(arch));
   param("UB_ROWS", isa::UbRows(arch, isa::BF16_FP32));
+  param("UB_ROWS_INT8", isa::UbRows(arch, isa::INT8_INT32));  // the UB's depth in words of rows
+  param("UB_BANKS", arch.ub_banks());
   param("ACC_ENTRIES", arch.accumulator_entries());
   param("WEIGHT_FIFO_DEPTH", arch.weight_fifo_depth());
   param("DRAM_LATENCY_CYCLES", arch.dram_latency_cycles());
   param("VECTOR_LANES", arch.vector_lanes());
+  param("INSTRUCTION_QUEUE_DEPTH", arch.instruction_queue_depth());
   out += "endpackage : arch_pkg\n/* verilator lint_on UNUSEDPARAM */\n/* verilator lint_on DECLFILENAME */\n";
   return out;
 }

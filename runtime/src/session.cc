@@ -45,6 +45,8 @@ absl::Status SessionImpl::OpenDevices() {
     tpu_options.engine = options_.engine;
     tpu_options.arch = options_.arch;
     tpu_options.collect_trace = options_.collect_trace;
+    tpu_options.vcd_path = options_.vcd_path;
+    tpu_options.vcd_window = options_.vcd_window;
     if (options_.progress) {
       // The session outlives its devices (it owns them), so `this` stays valid for every launch.
       tpu_options.progress = [this](uint64_t cycles, uint64_t done, uint64_t total) {

@@ -14,6 +14,7 @@
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/runtime/report.h"
 #include "tpusim/runtime/session.h"
+#include "tpusim/simulator/engine.h"
 
 namespace tpusim::cli {
 
@@ -31,11 +32,24 @@ struct SessionArgs {
   std::string schedule = "tokens";
   std::vector<std::string> inputs;  // NAME=FILE
   std::string trace;                // Chrome trace-event JSON to write ("" = none)
+  std::string vcd;                  // rtl engine: VCD waveform to write ("" = none)
+  std::string vcd_window;           // rtl engine: "START:END" (cycles) or "iSTART:iEND" ("" = all)
   bool log_device_placement = false;
   bool no_progress = false;
 };
-// Registers --arch, --precision, --schedule, --engine, --input, --trace, --no-progress on `cmd`.
+// Registers --arch, --precision, --schedule, --engine, --input, --trace, --vcd, --vcd-window,
+// --no-progress on `cmd`, and a check run at the end of parsing that throws CLI::ValidationError (a
+// usage error, exit code 2) for a malformed --vcd-window, --vcd-window without --vcd, or --vcd with
+// an engine other than rtl (or on the cpu device).
 void AddSessionOptions(CLI::App* cmd, SessionArgs& args);
+
+// "START:END" -> a window of cycles [START, END); "iSTART:iEND" -> instructions START .. END-1
+// (simulator::VcdWindow). Decimal unsigned 64-bit numbers, END > START; InvalidArgument naming the
+// text otherwise.
+absl::StatusOr<simulator::VcdWindow> ParseVcdWindow(const std::string& text);
+// The usage rules of --vcd / --vcd-window above (cli_vcd.cc); InvalidArgument with the one-line
+// message otherwise.
+absl::Status CheckVcdArgs(const SessionArgs& args);
 
 // A finished Session::Run of an ONNX model.
 struct ModelRun {

@@ -34,8 +34,10 @@ absl::StatusOr<FileMap> ParseInputArgs(const std::vector<std::string>& args) {
 }  // namespace
 
 void AddSessionOptions(CLI::App* cmd, SessionArgs& args) {
-  cmd->add_option("--engine", args.engine, "TPU engine: functional (bit-exact, no timing) or cycle "
-                                           "(cycle-accurate: cycles, utilizations, stalls)")
+  cmd->add_option("--engine", args.engine,
+                  "TPU engine: functional (bit-exact, no timing), cycle (cycle-accurate: cycles, "
+                  "utilizations, stalls) or rtl (the Verilated SystemVerilog core: the cycle engine's "
+                  "cycles and the functional engine's bits; arches tiny and rtl-16x16, a subset of the ISA)")
       ->capture_default_str();
   cmd->add_option("--arch", args.arch,
                   "Target: a preset (tiny, tpu-v1, tpu-v4) or an ArchConfig .textproto file")
@@ -55,8 +57,19 @@ void AddSessionOptions(CLI::App* cmd, SessionArgs& args) {
       ->allow_extra_args(false);
   cmd->add_option("--trace", args.trace,
                   "Write the TPU timeline as Chrome trace-event JSON (open in ui.perfetto.dev); needs a "
-                  "timing engine (--engine cycle)");
+                  "timing engine (--engine cycle or rtl)");
+  cmd->add_option("--vcd", args.vcd,
+                  "Write a VCD waveform of the RTL core (--engine rtl); with several TPU launches, "
+                  "launch k >= 1 writes FILE with .k before the extension");
+  cmd->add_option("--vcd-window", args.vcd_window,
+                  "Dump only START:END (cycles [START, END) of each launch) or iSTART:iEND (from the "
+                  "dispatch of instruction START to the completion of instruction END-1); needs --vcd");
   cmd->add_flag("--no-progress", args.no_progress, "Never print the progress line on stderr");
+  // Usage errors of the waveform options are reported like CLI11's own (exit code 2).
+  cmd->callback([&args] {
+    const absl::Status s = CheckVcdArgs(args);
+    if (!s.ok()) throw CLI::ValidationError(std::string(s.message()));
+  });
 }
 
 absl::StatusOr<ModelRun> RunModel(const SessionArgs& args, std::ostream& placement_log) {
@@ -69,7 +82,7 @@ absl::StatusOr<ModelRun> RunModel(const SessionArgs& args, std::ostream& placeme
 
   if (!args.trace.empty() && (args.device == "cpu" || args.engine == "functional")) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--trace needs a timing engine on the TPU (--engine cycle); this run uses the ",
+        absl::StrCat("--trace needs a timing engine on the TPU (--engine cycle or rtl); this run uses the ",
                      args.device == "cpu" ? "cpu device" : "functional engine"));
   }
   // Shared with the session's callback, which outlives this function (the session is returned).
@@ -83,6 +96,11 @@ absl::StatusOr<ModelRun> RunModel(const SessionArgs& args, std::ostream& placeme
   options.log_device_placement = args.log_device_placement;
   options.log = &placement_log;
   options.collect_trace = !args.trace.empty();
+  TPUSIM_RETURN_IF_ERROR(CheckVcdArgs(args));  // also checked at parse time; RunModel is a library call
+  options.vcd_path = args.vcd;
+  if (!args.vcd_window.empty()) {
+    TPUSIM_ASSIGN_OR_RETURN(options.vcd_window, ParseVcdWindow(args.vcd_window));
+  }
   options.progress = [progress](const runtime::RunProgress& p) {
     progress->Update(p.launch, p.cycles, p.instructions_done, p.instructions_total);
   };

@@ -28,6 +28,19 @@ void DeviceState::ResetOnChip(isa::MatmulType matmul_mode) {
   semaphores.assign(256, 0);
 }
 
+DeviceState DeviceState::Clone() const {
+  DeviceState copy(arch, mode);
+  copy.dram = dram.Clone();
+  copy.lanes = lanes;
+  copy.ub_rows = ub_rows;
+  copy.ub = ub;
+  copy.acc = acc;
+  copy.weight_fifo = weight_fifo;
+  copy.weights = weights;
+  copy.semaphores = semaphores;
+  return copy;
+}
+
 namespace {
 void AddVectors(std::vector<uint64_t>& into, const std::vector<uint64_t>& from) {
   if (into.size() < from.size()) into.resize(from.size(), 0);

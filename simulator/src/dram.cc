@@ -8,6 +8,16 @@
 
 namespace tpusim::simulator {
 
+Dram Dram::Clone() const {
+  Dram copy(size_);
+  for (const auto& [page, data] : pages_) {
+    auto bytes = std::make_unique<uint8_t[]>(kPageBytes);
+    std::memcpy(bytes.get(), data.get(), kPageBytes);
+    copy.pages_.emplace(page, std::move(bytes));
+  }
+  return copy;
+}
+
 absl::Status Dram::CheckRange(uint64_t addr, uint64_t n) const {
   // Written as two comparisons so that addr + n never overflows.
   if (n > size_ || addr > size_ - n) {

@@ -21,7 +21,7 @@ ArchConfig Tiny() {
 
 TEST(ArchConfig, AllPresetsLoadAndValidate) {
   std::vector<std::string> names = PresetNames();
-  EXPECT_EQ(names, (std::vector<std::string>{"tiny", "tpu-v1", "tpu-v4"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"tiny", "tpu-v1", "tpu-v4", "rtl-16x16"}));
   for (const std::string& name : names) {
     absl::StatusOr<ArchConfig> cfg = LoadArch(name);
     ASSERT_TRUE(cfg.ok()) << name << ": " << cfg.status();

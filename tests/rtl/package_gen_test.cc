@@ -39,6 +39,10 @@ TEST(ArchPackage, CarriesTinyPresetParameters) {
   EXPECT_THAT(pkg, HasSubstr("localparam int ACC_ENTRIES = 64;"));
   // 16384 UB bytes / (8 lanes * 4 bytes) = 512 rows.
   EXPECT_THAT(pkg, HasSubstr("localparam int UB_ROWS = 512;"));
+  // tiny: 16384 B / 8 lanes = 2048 int8 rows; 2 banks; 8-entry queues (configs/tiny.textproto).
+  EXPECT_THAT(pkg, HasSubstr("localparam int UB_ROWS_INT8 = 2048;"));
+  EXPECT_THAT(pkg, HasSubstr("localparam int UB_BANKS = 2;"));
+  EXPECT_THAT(pkg, HasSubstr("localparam int INSTRUCTION_QUEUE_DEPTH = 8;"));
   EXPECT_THAT(pkg, HasSubstr("do not edit"));
 }
 

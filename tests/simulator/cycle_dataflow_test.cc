@@ -67,7 +67,8 @@ class CycleDataflowTest : public ::testing::TestWithParam<ArchCase> {
   isa::Instruction FullTile() {
     return LoadWeights(rig_.WeightType(), 0, rig_.R(), rig_.C(), rig_.C());
   }
-  uint64_t T() { return rig_.T(rig_.R() * rig_.C() * rig_.WeightBytes()); }  // a full tile's DMA
+  // A full tile's DMA: R rows of C weights.
+  uint64_t T() { return rig_.T(rig_.R() * rig_.C() * rig_.WeightBytes(), rig_.R()); }
   isa::Instruction Mm(uint64_t rows, bool pop) {
     return Matmul(0, 0, rows, pop, false, rig_.MatmulType());
   }
@@ -356,7 +357,7 @@ TEST(CycleDataflowArchTest, TheDocumentedExampleArchFileIsTinyWithOutputStationa
   expected.set_dataflow(isa::OUTPUT_STATIONARY);
   EXPECT_EQ(arch->SerializeAsString(), expected.SerializeAsString());
   // And it runs: LOAD_WEIGHTS + MATMUL pop of 5 rows, 1 + 56 + 19 + 5 cycles (as for tiny_os).
-  CycleRig rig({"example", *arch, isa::BF16_FP32, 16, 1});
+  CycleRig rig({"example", *arch, isa::BF16_FP32, 16, 1, 2});
   auto stats = rig.Run({LoadWeights(DType::F32, 0, 8, 8, 8), Matmul(0, 0, 5, true), Halt()});
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->cycles, 81u);

@@ -35,7 +35,7 @@ TEST(CycleDeadlockTest, EveryBlockedQueueIsNamed) {
   CycleRig rig(testing::TinyCase());
   auto stats = rig.Run({Load(DType::F32, 0, 0, 1, 8, 8), Token(Opcode::WAIT, Queue::Load, 1),
                         Token(Opcode::WAIT, Queue::Store, 2), Halt()});
-  // The LOAD completes at 1 + T(32) = 1 + 2 + 40 = 43; then nothing can move.
+  // The LOAD (1 row of 32 B) completes at 1 + max(2, 1) + 40 = 43; then nothing can move.
   EXPECT_EQ(stats.status().message(),
             "deadlock at cycle 43: instruction 1 (WAIT) on the load queue waits for channel 1; "
             "instruction 2 (WAIT) on the store queue waits for channel 2");
@@ -54,7 +54,7 @@ TEST(CycleDeadlockTest, TheNextLaunchRunsNormallyAfterADeadlock) {
   ASSERT_FALSE(rig.Run({Token(Opcode::WAIT, Queue::Store, 0), Halt()}).ok());
   auto stats = rig.Run({Load(DType::F32, 0, 0, 1, 8, 8), Halt()});
   ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->cycles, 1 + rig.T(32));
+  EXPECT_EQ(stats->cycles, 1 + rig.T(32, 1));
 }
 
 // A WAIT that in program order comes before its SIGNAL is a functional-engine error, but the
@@ -139,7 +139,7 @@ TEST(CycleLaunchTest, ManyLaunchesInOneProcessCountTheSameCycles) {
   CycleRig rig(testing::TinyCase());
   const std::vector<isa::Instruction> code = {LoadWeights(DType::F32, 0, 8, 8, 8),
                                               Matmul(0, 0, 4, true), Halt()};
-  // 1 + T(256) + R + B + R + C - 2 = 1 + 56 + 8 + 4 + 14 = 83 every time.
+  // 1 + T(256 B, 8 rows) + R + B + R + C - 2 = 1 + 56 + 8 + 4 + 14 = 83 every time.
   for (int k = 0; k < 200; ++k) {
     auto stats = rig.Run(code);
     ASSERT_TRUE(stats.ok()) << stats.status();
@@ -170,7 +170,7 @@ TEST(CycleLaunchTest, LaunchesFromOtherThreadsWork) {
     });
     worker.join();
   }
-  EXPECT_EQ(cycles[0], 43u);  // 1 + T(32) = 1 + 2 + 40
+  EXPECT_EQ(cycles[0], 43u);  // 1 + T(32 B, 1 row) = 1 + 2 + 40
   EXPECT_EQ(cycles[1], 43u);
   // And at the same time: launches queue up on the one SystemC thread.
   std::vector<std::thread> workers;

@@ -32,12 +32,13 @@ class CycleBucketTest : public ::testing::TestWithParam<ArchCase> {
     return LoadWeights(rig_.WeightType(), 0, rig_.R(), rig_.C(), rig_.C());
   }
   uint64_t TileBytes() { return rig_.R() * rig_.C() * rig_.WeightBytes(); }
+  uint64_t TileT() { return rig_.T(TileBytes(), rig_.R()); }  // a full tile: R rows
   CycleRig rig_;
 };
 
 TEST_P(CycleBucketTest, MatmulAfterItsWeightLoadSplitsIntoLoadStallShiftAndActive) {
   // MATMUL d 1, ready at 2; tile in the FIFO at 1 + T; shadow full at 1 + T + R.
-  const uint64_t b = 6, t = rig_.T(TileBytes());
+  const uint64_t b = 6, t = TileT();
   auto stats = rig_.Run({FullTile(), Matmul(0, 0, b, true, false, rig_.MatmulType()), Halt()});
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->cycles, 1 + t + rig_.R() + b + rig_.R() + rig_.C() - 2);
@@ -62,14 +63,14 @@ TEST_P(CycleBucketTest, VectorWorkIsNonMatrix) {
 
 TEST_P(CycleBucketTest, SyncHoldIsSyncWaitUnlessTheArrayIsBusy) {
   // LOAD d 0 done 1 + T; the controller reaches SYNC at 1 and holds it until 1 + T, then 1 cycle.
-  const uint64_t t = rig_.T(32);
+  const uint64_t t = rig_.T(32, 1);
   auto stats = rig_.Run({Load(DType::F32, 0, 0, 1, 8, 8), isa::Make(Opcode::SYNC), Halt()});
   ASSERT_TRUE(stats.ok()) << stats.status();
   EXPECT_EQ(stats->cycles, 2 + t);
   EXPECT_EQ(stats->buckets.idle, 1u);
   EXPECT_EQ(stats->buckets.sync_wait, 1 + t);
   // Behind a MATMUL, the held cycles are the MATMUL's (active, stalls); SYNC keeps its own cycle.
-  const uint64_t b = 3, tw = rig_.T(TileBytes());
+  const uint64_t b = 3, tw = TileT();
   auto mm = rig_.Run({FullTile(), Matmul(0, 0, b, true, false, rig_.MatmulType()),
                       isa::Make(Opcode::SYNC), Halt()});
   ASSERT_TRUE(mm.ok()) << mm.status();
@@ -81,7 +82,7 @@ TEST_P(CycleBucketTest, SyncHoldIsSyncWaitUnlessTheArrayIsBusy) {
 
 TEST_P(CycleBucketTest, ComputeQueueWaitingForATokenIsInputStall) {
   // WAIT(compute) is ready at 3 (d 2) and gets its token at 1 + T; VECTOR follows.
-  const uint64_t t = rig_.T(4 * 8 * 4);
+  const uint64_t t = rig_.T(4 * 8 * 4, 4);
   auto stats = rig_.Run({Load(DType::F32, 0, 0, 4, 8, 8), Token(Opcode::SIGNAL, Queue::Load, 0),
                          Token(Opcode::WAIT, Queue::Compute, 0),
                          Vector(isa::VectorOp::Relu, 0, 0, 0, 4), Halt()});

@@ -1,8 +1,9 @@
-// Helpers for the cycle-engine tests: three target descriptions with their DRAM rate written out by
-// hand (so that expected cycle counts never come from the engine's own arithmetic), and a rig that
-// runs programs on the "cycle" engine.
+// Helpers for the cycle-engine tests: three target descriptions with their DRAM rate and UB banks
+// written out by hand (so that expected cycle counts never come from the engine's own arithmetic),
+// and a rig that runs programs on the "cycle" engine.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <ostream>
@@ -23,14 +24,17 @@ struct ArchCase {
   // DRAM bytes per cycle = bw_num / bw_den, worked out by hand from the arch's numbers.
   uint64_t bw_num;
   uint64_t bw_den;
+  uint64_t banks;  // ub_banks: UB rows a DMA moves per cycle (docs/timing.md rule 3)
 };
 inline void PrintTo(const ArchCase& c, std::ostream* os) { *os << c.name; }
 
-// tiny: 8x8, Lw 8, V 8, 16 GB/s at 1000 MHz = 16 B/cycle, Lat 40, F 2, Q 8; bf16 mode.
-inline ArchCase TinyCase() { return {"tiny", isa::LoadPreset("tiny").value(), isa::BF16_FP32, 16, 1}; }
+// tiny: 8x8, Lw 8, V 8, 16 GB/s at 1000 MHz = 16 B/cycle, Lat 40, F 2, Q 8, 2 UB banks; bf16 mode.
+inline ArchCase TinyCase() {
+  return {"tiny", isa::LoadPreset("tiny").value(), isa::BF16_FP32, 16, 1, 2};
+}
 
 // a16: built here — 16x16, Lw 16, V 6, 24 GB/s at 500 MHz = 24000/500 = 48 B/cycle, Lat 10, F 3,
-// Q 4; bf16 mode.
+// Q 4, 2 UB banks (tiny's); bf16 mode.
 inline ArchCase Arch16Case() {
   isa::ArchConfig a = isa::LoadPreset("tiny").value();
   a.set_name("a16");
@@ -44,13 +48,13 @@ inline ArchCase Arch16Case() {
   a.set_weight_fifo_depth(3);
   a.set_instruction_queue_depth(4);
   EXPECT_TRUE(isa::ValidateArchConfig(a, "a16").ok());
-  return {"a16", a, isa::BF16_FP32, 48, 1};
+  return {"a16", a, isa::BF16_FP32, 48, 1, 2};
 }
 
 // tpu-v1: 256x256, Lw 256, V 256, 34 GB/s at 700 MHz = 34000/700 = 340/7 B/cycle, Lat 100, F 4,
-// Q 8; int8 mode.
+// Q 8, 8 UB banks; int8 mode.
 inline ArchCase TpuV1Case() {
-  return {"tpu_v1", isa::LoadPreset("tpu-v1").value(), isa::INT8_INT32, 340, 7};
+  return {"tpu_v1", isa::LoadPreset("tpu-v1").value(), isa::INT8_INT32, 340, 7, 8};
 }
 
 inline std::vector<ArchCase> AllCases() { return {TinyCase(), Arch16Case(), TpuV1Case()}; }
@@ -78,11 +82,15 @@ class CycleRig {
   uint64_t Lw() const { return std::max(R(), C()); }
   uint64_t V() const { return case_.arch.vector_lanes(); }
   uint64_t Lat() const { return case_.arch.dram_latency_cycles(); }
-  // ceil(S / BW) and T(S) = ceil(S / BW) + Lat.
+  // X(S) = ceil(S / BW); the channel hold X'(S, rows) = max(X(S), ceil(rows / banks)) of a DMA
+  // moving S bytes in `rows` UB rows; and T = X' + Lat, its time alone on the channel.
   uint64_t Xfer(uint64_t bytes) const {
     return (bytes * case_.bw_den + case_.bw_num - 1) / case_.bw_num;
   }
-  uint64_t T(uint64_t bytes) const { return Xfer(bytes) + Lat(); }
+  uint64_t Hold(uint64_t bytes, uint64_t rows) const {
+    return std::max(Xfer(bytes), (rows + case_.banks - 1) / case_.banks);
+  }
+  uint64_t T(uint64_t bytes, uint64_t rows) const { return Hold(bytes, rows) + Lat(); }
   uint64_t VectorCycles(uint64_t rows) const { return (rows * Lw() + V() - 1) / V(); }
   // The MATMUL dtype and bytes per weight element of this arch's mode.
   isa::DType MatmulType() const { return int8() ? isa::DType::I8 : isa::DType::BF16; }

@@ -1,9 +1,12 @@
 // The timing model of docs/timing.md, instruction by instruction: every single-instruction program of
 // its table and the common small sequences, on tiny (8x8), a 16x16 arch built in the test and tpu-v1.
 // Expected counts are the doc's formulas evaluated here from the hand-written numbers of
-// cycle_test_util.h (tiny: BW 16 B/cycle, Lat 40; a16: BW 48, Lat 10; tpu-v1: BW 340/7, Lat 100).
+// cycle_test_util.h (tiny: BW 16 B/cycle, Lat 40, 2 UB banks; a16: BW 48, Lat 10, 2 banks; tpu-v1:
+// BW 340/7, Lat 100, 8 banks). A DMA of S bytes in `rows` UB rows holds the DRAM channel
+// X'(S, rows) = max(ceil(S / BW), ceil(rows / banks)) cycles (rule 3, contract version 2).
 #include <algorithm>
 #include <cstdint>
+#include <tuple>
 #include <vector>
 
 #include "cycle_test_util.h"
@@ -39,6 +42,7 @@ class CycleTimingTest : public ::testing::TestWithParam<ArchCase> {
     return LoadWeights(rig_.WeightType(), 0, rig_.R(), rig_.C(), rig_.C());
   }
   uint64_t TileBytes() { return rig_.R() * rig_.C() * rig_.WeightBytes(); }
+  uint64_t TileT() { return rig_.T(TileBytes(), rig_.R()); }  // a full tile: R rows
   isa::Instruction Mm(uint64_t rows, bool pop) {
     return Matmul(0, 0, rows, pop, false, rig_.MatmulType());
   }
@@ -51,7 +55,7 @@ TEST_P(CycleTimingTest, LoadTakesOnePlusTransferPlusLatency) {
   // LOAD f32 5 rows x Lw lanes: S = 5 x Lw x 4; cycles = 1 + ceil(S / BW) + Lat
   // (tiny: 1 + 160/16 + 40 = 51).
   const uint64_t s = 5 * rig_.Lw() * 4;
-  EXPECT_EQ(Cycles({Load(DType::F32, 0, 0, 5, rig_.Lw(), rig_.Lw()), Halt()}), 1 + rig_.T(s));
+  EXPECT_EQ(Cycles({Load(DType::F32, 0, 0, 5, rig_.Lw(), rig_.Lw()), Halt()}), 1 + rig_.T(s, 5));
 }
 
 TEST_P(CycleTimingTest, LoadRoundsPartialTransferCyclesUp) {
@@ -62,20 +66,20 @@ TEST_P(CycleTimingTest, LoadRoundsPartialTransferCyclesUp) {
 TEST_P(CycleTimingTest, StoreTakesOnePlusTransferPlusLatency) {
   // STORE f32 3 rows x Lw lanes: S = 3 x Lw x 4 (tiny: 1 + 96/16 + 40 = 47).
   const uint64_t s = 3 * rig_.Lw() * 4;
-  EXPECT_EQ(Cycles({Store(DType::F32, 0x100, 0, 3, rig_.Lw(), rig_.Lw()), Halt()}), 1 + rig_.T(s));
+  EXPECT_EQ(Cycles({Store(DType::F32, 0x100, 0, 3, rig_.Lw(), rig_.Lw()), Halt()}), 1 + rig_.T(s, 3));
 }
 
 TEST_P(CycleTimingTest, LoadWeightsTakesOnePlusTransferPlusLatency) {
   // A full tile: S = R x C x bytes (tiny: 8 x 8 x 4 = 256 B -> 1 + 16 + 40 = 57;
   // tpu-v1: 65,536 B -> 1 + ceil(65536 x 7 / 340) + 100 = 1 + 1350 + 100).
-  EXPECT_EQ(Cycles({FullTile(), Halt()}), 1 + rig_.T(TileBytes()));
+  EXPECT_EQ(Cycles({FullTile(), Halt()}), 1 + TileT());
 }
 
 TEST_P(CycleTimingTest, LoadWeightsThenMatmulFillsShiftsFeedsAndDrains) {
   // 1 + T(S) + R (shift) + B (feed) + R + C - 2 (wavefront); tiny, B = 5: 1 + 56 + 8 + 5 + 14 = 84.
   const uint64_t b = 5;
   EXPECT_EQ(Cycles({FullTile(), Mm(b, true), Halt()}),
-            1 + rig_.T(TileBytes()) + rig_.R() + b + rig_.R() + rig_.C() - 2);
+            1 + TileT() + rig_.R() + b + rig_.R() + rig_.C() - 2);
 }
 
 TEST_P(CycleTimingTest, VectorTakesRowsTimesLanesOverVectorLanes) {
@@ -96,7 +100,7 @@ TEST_P(CycleTimingTest, ActivateTakesTheVectorFormula) {
 
 TEST_P(CycleTimingTest, BackToBackMatmulsCostTheirRowsOnceThePipelineIsFull) {
   // The first as above; each later MATMUL on the same weights adds exactly its B rows.
-  const uint64_t first = 1 + rig_.T(TileBytes()) + rig_.R() + 4 + rig_.R() + rig_.C() - 2;
+  const uint64_t first = 1 + TileT() + rig_.R() + 4 + rig_.R() + rig_.C() - 2;
   EXPECT_EQ(Cycles({FullTile(), Mm(4, true), Mm(6, false), Mm(3, false), Mm(9, false), Halt()}),
             first + 6 + 3 + 9);
 }
@@ -104,33 +108,65 @@ TEST_P(CycleTimingTest, BackToBackMatmulsCostTheirRowsOnceThePipelineIsFull) {
 TEST_P(CycleTimingTest, SyncWaitsForTheLastCompletionAndTakesOneCycle) {
   EXPECT_EQ(Cycles({isa::Make(Opcode::SYNC), Halt()}), 1u);
   // LOAD: d 0, s 1, done 1 + T. SYNC at 1 + T, done 2 + T. LOAD: d 2 + T, s 3 + T, done 3 + 2T.
-  const uint64_t t = rig_.T(8 * 4);
+  const uint64_t t = rig_.T(8 * 4, 1);
   const isa::Instruction load = Load(DType::F32, 0, 0, 1, 8, 8);
   EXPECT_EQ(Cycles({load, isa::Make(Opcode::SYNC), load, Halt()}), 3 + 2 * t);
 }
 
 TEST_P(CycleTimingTest, SameQueueDmasRunOneAfterAnother) {
   // LOAD then LOAD: the second starts when the first completes (rule 2): 1 + 2T.
-  const uint64_t t = rig_.T(8 * 4);
+  const uint64_t t = rig_.T(8 * 4, 1);
   const isa::Instruction load = Load(DType::F32, 0, 0, 1, 8, 8);
   EXPECT_EQ(Cycles({load, load, Halt()}), 1 + 2 * t);
 }
 
 TEST_P(CycleTimingTest, LoadAndStoreShareTheDramChannel) {
   // LOAD (d 0, request at 1) and STORE (d 1, request at 2) overlap; the channel serves the STORE
-  // after the LOAD's transfer: t_c = 1 + X_load, done = 1 + X_load + X_store + Lat.
+  // after the LOAD's hold: t_c = 1 + X'_load, done = 1 + X'_load + X'_store + Lat.
   const uint64_t s_load = 6 * 8 * 4, s_store = 4 * 8 * 4;
-  const uint64_t expected =
-      std::max(1 + rig_.T(s_load),
-               std::max<uint64_t>(2, 1 + rig_.Xfer(s_load)) + rig_.Xfer(s_store) + rig_.Lat());
+  const uint64_t expected = std::max(
+      1 + rig_.T(s_load, 6),
+      std::max<uint64_t>(2, 1 + rig_.Hold(s_load, 6)) + rig_.Hold(s_store, 4) + rig_.Lat());
   EXPECT_EQ(Cycles({Load(DType::F32, 0, 0, 6, 8, 8), Store(DType::F32, 0x1000, 20, 4, 8, 8), Halt()}),
             expected);
+}
+
+TEST_P(CycleTimingTest, NarrowDmasAreBoundByTheUbPortNotTheBandwidth) {
+  // 64 rows of one int8 lane: S = 64 B. tiny: X = 4, port ceil(64 / 2) = 32 -> 1 + 32 + 40 = 73;
+  // a16: X = ceil(64 / 48) = 2, port 32 -> 1 + 32 + 10 = 43; tpu-v1: X = ceil(64 x 7 / 340) = 2,
+  // port ceil(64 / 8) = 8 -> 1 + 8 + 100 = 109.
+  const uint64_t port = (64 + rig_.arch_case().banks - 1) / rig_.arch_case().banks;
+  ASSERT_GT(port, rig_.Xfer(64));
+  EXPECT_EQ(Cycles({Load(DType::I8, 0, 0, 64, 1, 1), Halt()}), 1 + port + rig_.Lat());
+  EXPECT_EQ(Cycles({Store(DType::I8, 0x1000, 0, 64, 1, 1), Halt()}), 1 + port + rig_.Lat());
+  // LOAD_WEIGHTS moves its tile rows at the same rate: R rows of one int8 weight (tiny: S = 8 B,
+  // X = 1, port 4 -> 1 + 4 + 40 = 45).
+  const uint64_t tile_port = (rig_.R() + rig_.arch_case().banks - 1) / rig_.arch_case().banks;
+  EXPECT_EQ(Cycles({LoadWeights(DType::I8, 0, rig_.R(), 1, 1), Halt()}),
+            1 + std::max(rig_.Xfer(rig_.R()), tile_port) + rig_.Lat());
+}
+
+TEST_P(CycleTimingTest, RowsWithoutBytesStillHoldTheUbPort) {
+  // lanes = 0 moves no bytes (X = 0) but still writes 10 UB rows: ceil(10 / banks) cycles
+  // (tiny, a16: 5; tpu-v1: 2). rows = 0 never holds the channel: 1 + Lat.
+  const uint64_t banks = rig_.arch_case().banks;
+  EXPECT_EQ(Cycles({Load(DType::I8, 0, 0, 10, 0, 1), Halt()}), 1 + (10 + banks - 1) / banks + rig_.Lat());
+  EXPECT_EQ(Cycles({Load(DType::I8, 0, 0, 0, 8, 8), Halt()}), 1 + rig_.Lat());
+}
+
+TEST_P(CycleTimingTest, APortBoundLoadHoldsTheChannelForTheStoreBehindIt) {
+  // LOAD i8 64 x 1 (request 1, hold P = ceil(64 / banks)) then STORE i8 4 x 1 (request 2, hold
+  // max(ceil(4 / BW), ceil(4 / banks))): the STORE starts on the channel at 1 + P.
+  // tiny: LOAD done 1 + 32 + 40 = 73, STORE 33 + 2 + 40 = 75.
+  const uint64_t load_hold = rig_.Hold(64, 64), store_hold = rig_.Hold(4, 4);
+  EXPECT_EQ(Cycles({Load(DType::I8, 0, 0, 64, 1, 1), Store(DType::I8, 0x1000, 100, 4, 1, 1), Halt()}),
+            1 + load_hold + store_hold + rig_.Lat());
 }
 
 TEST_P(CycleTimingTest, SignalAndWaitPassATokenBetweenQueuesInZeroCycles) {
   // LOAD d0 s1 done 1+T; SIGNAL(load) completes with it at 1+T; WAIT(compute) d2 takes the token at
   // 1+T; VECTOR d3 starts at 1+T and takes ceil(4 Lw / V).
-  const uint64_t t = rig_.T(4 * 8 * 4);
+  const uint64_t t = rig_.T(4 * 8 * 4, 4);
   EXPECT_EQ(Cycles({Load(DType::F32, 0, 0, 4, 8, 8), Token(Opcode::SIGNAL, Queue::Load, 0),
                     Token(Opcode::WAIT, Queue::Compute, 0), Vector(isa::VectorOp::Relu, 0, 0, 0, 4),
                     Halt()}),
@@ -144,7 +180,7 @@ TEST_P(CycleTimingTest, WeightLoadHidesUnderARunningMatmul) {
   // 3 MATMUL pop B     starts at max(s1 + B, shift of B done = max(a2, s1) + R)
   // 4 SIGNAL compute 1 completes with MATMUL 3 at s2 + B + R + C - 2
   // 5 WAIT store 1, 6 STORE of 4 x 8 f32 -> done = that + T(128)
-  const uint64_t t = rig_.T(TileBytes());
+  const uint64_t t = TileT();
   const uint64_t b = t;  // just long enough to hide the second transfer (fits the accumulators)
   const uint64_t a1 = 1 + t, s1 = a1 + rig_.R(), a2 = a1 + t;
   const uint64_t s2 = std::max(s1 + b, std::max(a2, s1) + rig_.R());
@@ -156,7 +192,7 @@ TEST_P(CycleTimingTest, WeightLoadHidesUnderARunningMatmul) {
                          Store(DType::F32, 0x1000, 0, 4, 8, 8), Halt()},
                         /*trace=*/true);
   ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->cycles, m2 + rig_.T(4 * 8 * 4));
+  EXPECT_EQ(stats->cycles, m2 + rig_.T(4 * 8 * 4, 4));
   ASSERT_EQ(stats->trace.size(), 5u);
   EXPECT_EQ(stats->trace[2].unit, "weight DMA");
   EXPECT_EQ(stats->trace[2].start, a1);
@@ -168,7 +204,7 @@ TEST_P(CycleTimingTest, WeightLoadHidesUnderARunningMatmul) {
 TEST_P(CycleTimingTest, FullWeightFifoStallsTheNextLoadWeightsUntilAPop) {
   // F LOAD_WEIGHTS fill the FIFO; a long VECTOR holds the compute queue, so the first pop (and with
   // it the start of LOAD_WEIGHTS number F+1) waits for the VECTOR: s = max(1 + F T, vector done).
-  const uint64_t f = rig_.arch_case().arch.weight_fifo_depth(), t = rig_.T(TileBytes());
+  const uint64_t f = rig_.arch_case().arch.weight_fifo_depth(), t = TileT();
   std::vector<isa::Instruction> code(f, FullTile());
   const uint64_t n = (f * t + 50) * rig_.V() / rig_.Lw() + 1;  // the VECTOR outlasts F transfers
   code.push_back(Vector(isa::VectorOp::Copy, 0, 0, 0, n));      // d = f
@@ -200,7 +236,21 @@ TEST_P(CycleTimingTest, FullInstructionQueueHoldsDispatch) {
   ASSERT_EQ(stats->trace.size(), q + 2);
   const uint64_t load_start = std::max(q, 1 + v) + 2;
   EXPECT_EQ(stats->trace[q + 1].start, load_start);
-  EXPECT_EQ(stats->cycles, std::max(1 + (q + 1) * v, load_start + rig_.T(32)));
+  EXPECT_EQ(stats->cycles, std::max(1 + (q + 1) * v, load_start + rig_.T(32, 1)));
+}
+
+TEST(CycleUbPortTest, OnTinyAnInt8LoadIsPortBoundAtAnyWidth) {
+  // tiny: BW 16 B/cycle, 2 UB banks, Lat 40. LOAD i8 64 x 8: S = 512 B, X = 32, port 64 / 2 = 32
+  // -> 1 + 32 + 40 = 73. LOAD i8 64 x 1: S = 64 B, X = 4 (version 1 of the contract: 1 + 4 + 40 =
+  // 45), port 32 -> 73 as well. LOAD bf16 64 x 8: S = 1024 B, X = 64 > 32 -> 1 + 64 + 40 = 105.
+  CycleRig rig(testing::TinyCase());
+  for (const auto& [lanes, dtype, expected] :
+       {std::tuple<uint64_t, DType, uint64_t>{8, DType::I8, 73}, {1, DType::I8, 73},
+        {8, DType::BF16, 105}}) {
+    auto stats = rig.Run({Load(dtype, 0, 0, 64, lanes, lanes), Halt()});
+    ASSERT_TRUE(stats.ok()) << stats.status();
+    EXPECT_EQ(stats->cycles, expected) << lanes << " lanes";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Archs, CycleTimingTest, ::testing::ValuesIn(testing::AllCases()),

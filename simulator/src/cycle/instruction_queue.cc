@@ -9,26 +9,12 @@
 #include "controller.h"
 #include "memory_units.h"
 #include "tpusim/isa/isa.h"
+#include "tpusim/simulator/dram_timing.h"
 
 namespace tpusim::simulator::cycle {
 namespace {
 
 constexpr const char* kQueueNames[kNumQueues] = {"load", "compute", "store"};
-
-uint64_t DmaBytes(const isa::Instruction& inst) {
-  const auto bytes = [](uint64_t rows, uint64_t cols, uint64_t dtype) {
-    const std::optional<isa::DType> t = isa::DTypeFromCode(dtype);
-    if (!t) return uint64_t{0};  // a bad dtype fails when its effect is applied
-    return Saturate(Saturate(static_cast<unsigned __int128>(rows) * cols) *
-                    static_cast<unsigned __int128>(isa::DTypeBytes(*t)));
-  };
-  if (inst.opcode == isa::Opcode::LOAD_WEIGHTS) {
-    const auto& a = std::get<isa::WeightsArgs>(inst.args);
-    return bytes(a.rows, a.cols, a.dtype);
-  }
-  const auto& a = std::get<isa::DmaArgs>(inst.args);
-  return bytes(a.rows, a.lanes, a.dtype);
-}
 
 }  // namespace
 
@@ -135,12 +121,13 @@ bool InstructionQueue::TryStart(const Entry& e, uint64_t now) {
         }
         w_->weights->Reserve();
       }
-      const uint64_t bytes = DmaBytes(inst);
-      if (!WithinHorizon(e.index, job->params.TransferCycles(bytes))) return false;
+      // Rule 3: the channel is held X'(S, rows) cycles (bandwidth or the UB port, whichever binds).
+      const uint64_t hold = job->params.dram.HoldCycles(DmaShapeOf(inst));
+      if (!WithinHorizon(e.index, hold)) return false;
       t.start = now;
       ++in_flight_;
       release_at_ = kNever;
-      engine->Start(e.index, bytes);
+      engine->Start(e.index, hold);
       return true;
     }
     case isa::Opcode::MATMUL: {

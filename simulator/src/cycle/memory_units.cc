@@ -13,42 +13,39 @@ DramChannel::DramChannel(sc_core::sc_module_name name, Wiring* wiring)
     : sc_core::sc_module(name), w_(wiring) {}
 
 void DramChannel::Reset() {
-  free_at_ = 0;
+  channel_ = DramChannelModel(w_->job->params.dram);
   batch_cycle_ = kNever;
-  batch_free_at_ = 0;
+  batch_start_ = channel_;
   batch_.clear();
 }
 
-void DramChannel::Request(Requester who, uint64_t bytes, sc_core::sc_event* done) {
-  const Job& job = *w_->job;
-  const uint64_t now = job.Now();
-  const uint64_t hold = job.params.TransferCycles(bytes);
-  if (hold == 0) {
-    done->notify(Cycles(job.params.latency));
+void DramChannel::Request(Requester who, uint64_t hold, sc_core::sc_event* done) {
+  const uint64_t now = w_->job->Now();
+  if (hold == 0) {  // never holds the channel, so it never moves another request
+    done->notify(Cycles(channel_.Request(now, 0).complete - now));
     return;
   }
   if (batch_cycle_ != now) {
     batch_cycle_ = now;
-    batch_free_at_ = free_at_;
+    batch_start_ = channel_;
     batch_.clear();
   }
   auto pos = std::find_if(batch_.begin(), batch_.end(),
                           [who](const Granted& g) { return g.who > who; });
   batch_.insert(pos, Granted{who, hold, done, kNever});
-  // Re-plan this cycle's requests in service order. Each holds the channel for at least one cycle,
-  // so a request moved back has not completed yet and its notification can be moved.
-  uint64_t free = batch_free_at_;
+  // Re-plan this cycle's requests in service order from the channel as it was before them. Each
+  // holds the channel for at least one cycle, so a request moved back has not completed yet and its
+  // notification can be moved.
+  DramChannelModel replan = batch_start_;
   for (Granted& g : batch_) {
-    const uint64_t t_c = std::max(now, free);
-    const uint64_t end = t_c + g.hold + job.params.latency;
-    free = t_c + g.hold;
+    const uint64_t end = replan.Request(now, g.hold).complete;
     if (g.end != end) {
       g.done->cancel();
       g.done->notify(Cycles(end - now));
       g.end = end;
     }
   }
-  free_at_ = free;
+  channel_ = replan;
 }
 
 // ---- DmaEngine --------------------------------------------------------------------------------
@@ -61,9 +58,9 @@ DmaEngine::DmaEngine(sc_core::sc_module_name name, DramChannel::Requester who, i
   dont_initialize();
 }
 
-void DmaEngine::Start(uint32_t i, uint64_t bytes) {
+void DmaEngine::Start(uint32_t i, uint64_t hold) {
   current_ = i;
-  w_->dram->Request(who_, bytes, &done_);
+  w_->dram->Request(who_, hold, &done_);
 }
 
 void DmaEngine::Done() {

@@ -9,23 +9,26 @@
 #include <vector>
 
 #include "job.h"
+#include "tpusim/simulator/dram_timing.h"
 #include "wiring.h"
 
 namespace tpusim::simulator::cycle {
 
-// The DRAM channel: serves transfers one at a time in request order; requests made in the same
-// cycle are served load, weight, store. A transfer of T = TransferCycles(S) > 0 cycles holds the
-// channel for [t_c, t_c + T), t_c = max(request, channel free), and completes at t_c + T + Lat.
-// A transfer with T = 0 (S = 0, or unbounded bandwidth) never holds the channel: it completes Lat
-// cycles after its request.
+// The DRAM channel (rule 3), timed by the shared DramChannelModel: transfers one at a time in
+// request order, requests made in the same cycle served load, weight, store. A DMA of S bytes and
+// `rows` UB rows holds the channel X'(S, rows) = DramTiming::HoldCycles cycles from
+// t_c = max(request, channel free) and completes at t_c + X' + Lat; one with X' = 0 (rows = 0)
+// never holds it and completes Lat cycles after its request. SystemC delivers same-cycle requests
+// in any delta order, so each one re-plans that cycle's requests in service order.
 class DramChannel : public sc_core::sc_module {
  public:
   enum Requester { kLoad = 0, kWeight = 1, kStore = 2 };
   DramChannel(sc_core::sc_module_name name, Wiring* wiring);
-  void Reset();
-  // Requests a transfer of `bytes` now; `done` is notified at its completion (and notified again,
-  // later, should a same-cycle request of a higher-priority requester arrive afterwards).
-  void Request(Requester who, uint64_t bytes, sc_core::sc_event* done);
+  void Reset();  // a new launch: the job's DramTiming, the channel free from cycle 0
+  // Requests a transfer that holds the channel `hold` cycles (DramTiming::HoldCycles) now; `done`
+  // is notified at its completion (and notified again, later, should a same-cycle request of a
+  // higher-priority requester arrive afterwards).
+  void Request(Requester who, uint64_t hold, sc_core::sc_event* done);
 
  private:
   struct Granted {
@@ -35,10 +38,10 @@ class DramChannel : public sc_core::sc_module {
     uint64_t end;
   };
   Wiring* w_;
-  uint64_t free_at_ = 0;         // the channel is free from this cycle on
-  uint64_t batch_cycle_ = kNever;  // the cycle of the requests in batch_
-  uint64_t batch_free_at_ = 0;     // free_at_ before the first of them
-  std::vector<Granted> batch_;     // this cycle's requests, in service order
+  DramChannelModel channel_{DramTiming{}};      // after every request so far
+  uint64_t batch_cycle_ = kNever;               // the cycle of the requests in batch_
+  DramChannelModel batch_start_{DramTiming{}};  // channel_ before the first of them
+  std::vector<Granted> batch_;                  // this cycle's requests, in service order
 };
 
 // One DMA engine: runs one LOAD, STORE or LOAD_WEIGHTS at a time over the DRAM channel and applies
@@ -47,7 +50,7 @@ class DmaEngine : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(DmaEngine);
   DmaEngine(sc_core::sc_module_name name, DramChannel::Requester who, int queue, Wiring* wiring);
-  void Start(uint32_t i, uint64_t bytes);  // instruction i starts now
+  void Start(uint32_t i, uint64_t hold);  // instruction i starts now and holds the channel `hold`
 
  private:
   void Done();  // SC_METHOD on done_

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "isa/proto/arch_config.pb.h"
+#include "tpusim/simulator/dram_timing.h"
 
 namespace tpusim::simulator::cycle {
 
@@ -13,17 +14,10 @@ struct TimingParams {
   uint64_t cols = 1;           // C: array_cols
   uint64_t lanes = 1;          // Lw: UB lanes = max(R, C)
   uint64_t vector_lanes = 1;   // V
-  uint64_t latency = 0;        // Lat: dram_latency_cycles
   uint64_t fifo_depth = 1;     // F: weight_fifo_depth
   uint64_t queue_depth = 1;    // Q: instruction_queue_depth
-  // DRAM bytes per cycle BW = bw_num / bw_den exactly (clock_mhz and dram_bandwidth_gbps taken to
-  // 6 decimals). infinite_bandwidth: every transfer holds the channel 0 cycles.
-  unsigned __int128 bw_num = 1;
-  unsigned __int128 bw_den = 1;
-  bool infinite_bandwidth = false;
+  DramTiming dram;             // rule 3: BW, Lat, the UB port's banks; the channel's hold X'(S, rows)
 
-  // ceil(bytes / BW): the cycles a transfer holds the DRAM channel.
-  uint64_t TransferCycles(uint64_t bytes) const;
   // ceil(rows x Lw / V): ACTIVATE and VECTOR.
   uint64_t VectorCycles(uint64_t rows) const;
 };

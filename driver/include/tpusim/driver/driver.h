@@ -32,7 +32,11 @@ struct DeviceMemory {
 };
 
 struct DeviceOptions {
-  std::string engine = "functional";  // tpu only: "functional", "cycle" (simulator::EngineNames())
+  // tpu only: "functional", "cycle" or "rtl" (simulator::EngineNames()). "rtl" needs an arch whose
+  // core fields match a built RTL core model (rtl::CheckRtlArch; OpenDevice fails with its message
+  // otherwise), and every loaded program must use only instructions the RTL core implements
+  // (rtl::CheckRtlSupport; LoadProgram fails naming the first one that is not).
+  std::string engine = "functional";
   isa::ArchConfig arch;               // tpu only; must be valid (isa::ValidateArchConfig)
   // tpu only: every launch asks its engine for a timeline (simulator::Launch::collect_trace); timing
   // engines then fill RunStats::trace, the functional engine leaves it empty.
@@ -41,6 +45,14 @@ struct DeviceOptions {
   // it about once per wall-clock second of a long launch with the simulated cycles so far, the
   // instructions completed and the program's instruction count), on the stream's worker thread.
   std::function<void(uint64_t cycles, uint64_t instructions_done, uint64_t instructions_total)> progress;
+  // tpu, engine "rtl" only (OpenDevice fails with InvalidArgument if vcd_path is set on another
+  // engine, or if vcd_window.end <= vcd_window.start): every launch writes a VCD waveform of the core
+  // for vcd_window only (simulator::Launch::vcd_path / vcd_window). Launches are numbered from 0 in
+  // the order they run on the device: launch 0 writes vcd_path itself, launch k >= 1 writes vcd_path
+  // with ".k" inserted before the extension ("wave.vcd" -> "wave.1.vcd", "wave" -> "wave.1"); a
+  // file that exists is overwritten. Empty = no waveforms.
+  std::string vcd_path;
+  simulator::VcdWindow vcd_window;
 };
 
 // A host kernel for the cpu backend: receives host pointers for the DeviceMemory arguments of the

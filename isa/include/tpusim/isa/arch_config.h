@@ -11,7 +11,7 @@
 
 namespace tpusim::isa {
 
-// Names of the presets shipped in configs/ ("tiny", "tpu-v1", "tpu-v4").
+// Names of the presets shipped in configs/ ("tiny", "tpu-v1", "tpu-v4", "rtl-16x16").
 std::vector<std::string> PresetNames();
 // A preset by name (embedded in the library at build time from configs/<name>.textproto).
 absl::StatusOr<ArchConfig> LoadPreset(std::string_view name);

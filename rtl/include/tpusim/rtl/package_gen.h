@@ -13,8 +13,9 @@ namespace tpusim::rtl {
 // `package isa_pkg;` with localparams OP_<NAME> (8-bit opcode), <FORMAT>_<FIELD>_LSB / _WIDTH for every
 // field, DTYPE_/ACT_/VOP_/QUEUE_ codes, and INSTRUCTION_BITS.
 std::string GenerateIsaPackage();
-// `package arch_pkg;` with ARRAY_ROWS, ARRAY_COLS, UB_LANES, UB_ROWS (fp32 mode), ACC_ENTRIES,
-// WEIGHT_FIFO_DEPTH, DRAM_LATENCY_CYCLES, VECTOR_LANES and the preset NAME.
+// `package arch_pkg;` with ARRAY_ROWS, ARRAY_COLS, UB_LANES, UB_ROWS (fp32 mode), UB_ROWS_INT8 (int8
+// mode: the depth of the UB's 32-bit-word rows), UB_BANKS, ACC_ENTRIES, WEIGHT_FIFO_DEPTH,
+// DRAM_LATENCY_CYCLES, VECTOR_LANES, INSTRUCTION_QUEUE_DEPTH and the preset NAME.
 std::string GenerateArchPackage(const isa::ArchConfig& arch);
 
 }  // namespace tpusim::rtl

@@ -32,7 +32,7 @@ struct RunProgress {
 
 struct SessionOptions {
   std::string device = "tpu";         // "tpu": TPU where supported, else CPU; "cpu": everything on CPU
-  std::string engine = "functional";  // TPU engine
+  std::string engine = "functional";  // TPU engine: "functional", "cycle" or "rtl"
   isa::ArchConfig arch;               // required when device == "tpu"
   compiler::Precision precision = compiler::Precision::kBf16;
   compiler::Schedule schedule = compiler::Schedule::kTokens;  // how TPU programs order their queues
@@ -46,6 +46,11 @@ struct SessionOptions {
   // through driver::DeviceOptions::progress); on the TPU stream's worker thread, so it must be
   // thread-safe, cheap, and must not call into the session.
   std::function<void(const RunProgress&)> progress;
+  // engine "rtl" only: a VCD waveform of the RTL core per TPU launch, for vcd_window only
+  // (driver::DeviceOptions::vcd_path: the session's first launch writes vcd_path, launch k >= 1 of
+  // the session, counted across its Runs, writes it with ".k" before the extension).
+  std::string vcd_path;
+  simulator::VcdWindow vcd_window;
 };
 
 // Where one op runs, and why it is not on the TPU when it is not.

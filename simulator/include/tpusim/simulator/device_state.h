@@ -27,6 +27,8 @@ class Dram {
   absl::Status Write(uint64_t addr, const void* src, uint64_t n);
   absl::Status CheckRange(uint64_t addr, uint64_t n) const;
   uint64_t touched_bytes() const { return pages_.size() * kPageBytes; }
+  // A deep copy (the written pages only).
+  Dram Clone() const;
 
  private:
   uint64_t size_;
@@ -55,6 +57,9 @@ struct DeviceState {
   std::deque<WeightTile> weight_fifo;
   WeightTile weights;         // the tile in the array (empty until the first pop)
   std::vector<uint32_t> semaphores = std::vector<uint32_t>(256, 0);
+
+  // A deep copy of the whole state (DRAM pages included), e.g. for a trial run.
+  DeviceState Clone() const;
 
   uint32_t* ub_row(uint64_t r) { return ub.data() + r * lanes; }
   uint32_t* acc_row(uint64_t r) { return acc.data() + r * arch.array_cols(); }

@@ -68,6 +68,14 @@ struct RunStats {
   void Accumulate(const RunStats& other);
 };
 
+// A waveform window (Launch::vcd_window): [start, end) in cycles or in instruction indices.
+struct VcdWindow {
+  enum class Unit { kCycles, kInstructions };
+  Unit unit = Unit::kCycles;
+  uint64_t start = 0;
+  uint64_t end = UINT64_MAX;
+};
+
 // One launch: the decoded code (DecodeCode of program), the program (for debug info) and the DRAM
 // address of the program's frame; every instruction DRAM address is an offset from frame_base.
 struct Launch {
@@ -80,6 +88,11 @@ struct Launch {
   // far, the instructions completed and the program's instruction count.
   std::function<void(uint64_t cycle, uint64_t instructions_done, uint64_t instructions_total)>
       progress{};
+  // rtl engine only (others ignore both): write a VCD waveform of the core to vcd_path ("" = none),
+  // for the window only. A window in cycles dumps [start, end); in instructions it dumps from the
+  // dispatch of instruction `start` to the completion of instruction `end - 1` (program indices).
+  std::string vcd_path{};
+  VcdWindow vcd_window{};
 };
 
 class Engine {

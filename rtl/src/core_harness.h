@@ -1,0 +1,370 @@
+// The C++ harness around one Verilated core model (class M, e.g. Vtpu_core_tiny): it clocks the
+// core, serves its instruction port from the encoded program and its DMA port from DeviceState::dram
+// with the cycle engine's DRAM channel (simulator::DramChannelModel, docs/timing.md rule 3), records
+// when each instruction was dispatched, started and completed, and dumps a VCD window on request.
+// The port protocol is tpu_core.sv's header comment. Internal to rtl/src; one instantiation per model
+// (core_models.cc).
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "core_models.h"
+#include "tpusim/isa/arch_config.h"
+#include "tpusim/isa/status_macros.h"
+#include "tpusim/isa/isa.h"
+#include "tpusim/simulator/dram_timing.h"
+#include "verilated.h"
+#include "verilated_bits.h"
+#include "verilated_vcd_c.h"
+
+namespace tpusim::rtl {
+
+template <typename M>
+class CoreHarness final : public CoreRunner {
+ public:
+  // `model_arch`: the ArchConfig the model was Verilated from (its arch_pkg).
+  explicit CoreHarness(const isa::ArchConfig& model_arch)
+      : C(model_arch.array_cols()), LW(isa::UbLanes(model_arch)), BANKS(model_arch.ub_banks()) {}
+  absl::StatusOr<CoreResult> Run(const CoreJob& job) override;
+
+ private:
+  // One DMA engine's transfer in flight: beats during [complete - beats, complete).
+  struct Transfer {
+    bool active = false;
+    uint32_t index = 0;
+    uint64_t complete = 0;
+    uint64_t beats = 0;
+    uint64_t rows = 0, cols = 0, addr = 0, row_stride = 0, col_stride = 0, dtype = 0;
+  };
+  enum { kLoad = 0, kWeight = 1, kStore = 2 };
+
+  absl::Status Preload();
+  absl::Status ReadBack();
+  void Edge();
+  void SetInputs(uint64_t t);
+  absl::Status TakeOutputs(uint64_t t);
+  absl::Status ServeBeat(int e, uint64_t t, bool after_eval);
+  void Record(uint64_t t);
+  absl::Status ReadElement(const Transfer& x, uint64_t r, uint64_t l, uint32_t& out) const;
+  void Dump(uint64_t time);
+
+  const uint64_t C, LW, BANKS;  // array columns, UB lanes, rows per DMA beat
+  const CoreJob* job_ = nullptr;
+  simulator::DeviceState* state_ = nullptr;
+  std::unique_ptr<VerilatedContext> context_;
+  std::unique_ptr<M> m_;
+  std::unique_ptr<VerilatedVcdC> vcd_;
+  std::vector<isa::Word> words_;
+  std::optional<simulator::DramChannelModel> channel_;
+  Transfer xfer_[3];
+  CoreResult result_;
+  std::deque<uint32_t> waiting_[3];  // dispatched, not yet started, per queue (mirrors tpu_ctrl)
+  uint64_t last_dispatch_ = kNever;
+  uint64_t completed_below_end_ = 0;  // instruction windows: completions of instructions < end
+  bool in_window_ = false;
+};
+
+inline int QueueOf(const isa::Instruction& inst) {
+  if (const auto* a = std::get_if<isa::TokenArgs>(&inst.args)) return static_cast<int>(a->queue);
+  switch (isa::QueueOf(inst.opcode)) {
+    case isa::Queue::Load: return 0;
+    case isa::Queue::Store: return 2;
+    default: return 1;
+  }
+}
+
+template <typename M>
+void CoreHarness<M>::Dump(uint64_t time) {
+  if (vcd_ && in_window_) vcd_->dump(time);
+}
+
+template <typename M>
+void CoreHarness<M>::Edge() {
+  m_->clk = 1;
+  m_->eval();
+}
+
+template <typename M>
+absl::Status CoreHarness<M>::Preload() {
+  // Reset, then load the UB and accumulator rows that are not zero (the model starts at zero).
+  m_->rst_n = 0;
+  m_->run = 0;
+  for (int i = 0; i < 2; ++i) {
+    m_->clk = 0;
+    m_->eval();
+    Edge();
+  }
+  m_->rst_n = 1;
+  const auto load = [&](bool acc, uint64_t rows, uint64_t width, const uint32_t* data) {
+    for (uint64_t r = 0; r < rows; ++r) {
+      const uint32_t* row = data + r * width;
+      if (std::all_of(row, row + width, [](uint32_t w) { return w == 0; })) continue;
+      m_->clk = 0;
+      m_->dbg_we = 1;
+      m_->dbg_sel = acc;
+      m_->dbg_row = static_cast<uint32_t>(r);
+      for (uint64_t l = 0; l < LW; ++l) SetBits(m_->dbg_wdata, l * 32, 32, l < width ? row[l] : 0);
+      m_->eval();
+      Edge();
+    }
+    m_->clk = 0;
+    m_->dbg_we = 0;
+    m_->eval();
+  };
+  load(false, state_->ub_rows, state_->lanes, state_->ub.data());
+  load(true, state_->arch.accumulator_entries(), C, state_->acc.data());
+  return absl::OkStatus();
+}
+
+template <typename M>
+absl::Status CoreHarness<M>::ReadBack() {
+  const auto read = [&](bool acc, uint64_t rows, uint64_t width, uint32_t* data) {
+    m_->dbg_we = 0;
+    m_->dbg_sel = acc;
+    for (uint64_t r = 0; r < rows; ++r) {
+      m_->dbg_row = static_cast<uint32_t>(r);
+      m_->eval();
+      for (uint64_t l = 0; l < width; ++l) {
+        data[r * width + l] = static_cast<uint32_t>(GetBits(m_->dbg_rdata, l * 32, 32));
+      }
+    }
+  };
+  m_->clk = 0;
+  read(false, state_->ub_rows, state_->lanes, state_->ub.data());
+  read(true, state_->arch.accumulator_entries(), C, state_->acc.data());
+  return absl::OkStatus();
+}
+
+template <typename M>
+absl::Status CoreHarness<M>::ReadElement(const Transfer& x, uint64_t r,
+                                                           uint64_t l, uint32_t& out) const {
+  const std::optional<isa::DType> dtype = isa::DTypeFromCode(x.dtype);
+  const uint64_t bytes = dtype ? isa::DTypeBytes(*dtype) : 4;
+  const uint64_t addr = job_->frame_base + x.addr + (r * x.row_stride + l * x.col_stride) * bytes;
+  uint8_t b[4] = {0, 0, 0, 0};
+  if (absl::Status s = state_->dram.Read(addr, b, bytes); !s.ok()) {
+    return absl::InternalError(absl::StrCat("instruction ", x.index, ": DMA read the functional "
+                                            "engine admitted failed: ", s.message()));
+  }
+  out = uint32_t{b[0]} | uint32_t{b[1]} << 8 | uint32_t{b[2]} << 16 | uint32_t{b[3]} << 24;
+  return absl::OkStatus();
+}
+
+// Beats: the k-th of a transfer's `beats` comes in cycle complete - beats + k and moves rows
+// [k x BANKS, min((k + 1) x BANKS, rows)). LOAD / LOAD_WEIGHTS beats are inputs (before eval);
+// STORE beats read st_rd_data after eval and write DRAM.
+template <typename M>
+absl::Status CoreHarness<M>::ServeBeat(int e, uint64_t t, bool after_eval) {
+  Transfer& x = xfer_[e];
+  const bool in_beat = x.active && x.beats > 0 && t + x.beats >= x.complete && t < x.complete;
+  const uint64_t k = in_beat ? t + x.beats - x.complete : 0;
+  const uint64_t first = k * BANKS;
+  const uint64_t n = in_beat ? std::min<uint64_t>(BANKS, x.rows - first) : 0;
+  if (e == kStore) {
+    if (!after_eval) {
+      m_->st_rd_first = static_cast<uint16_t>(first);
+      return absl::OkStatus();
+    }
+    if (n == 0) return absl::OkStatus();
+    const std::optional<isa::DType> dtype = isa::DTypeFromCode(x.dtype);
+    const uint64_t bytes = dtype ? isa::DTypeBytes(*dtype) : 4;
+    for (uint64_t b = 0; b < n; ++b) {
+      for (uint64_t l = 0; l < x.cols; ++l) {
+        const auto word = static_cast<uint32_t>(GetBits(m_->st_rd_data, (b * LW + l) * 32, 32));
+        const uint8_t out[4] = {static_cast<uint8_t>(word), static_cast<uint8_t>(word >> 8),
+                                static_cast<uint8_t>(word >> 16), static_cast<uint8_t>(word >> 24)};
+        const uint64_t r = first + b;
+        const uint64_t addr = job_->frame_base + x.addr + (r * x.row_stride + l * x.col_stride) * bytes;
+        if (absl::Status s = state_->dram.Write(addr, out, bytes); !s.ok()) {
+          return absl::InternalError(absl::StrCat("instruction ", x.index, ": DMA write the "
+                                                  "functional engine admitted failed: ", s.message()));
+        }
+      }
+    }
+    return absl::OkStatus();
+  }
+  const uint64_t width = e == kLoad ? LW : C;
+  auto& valid = e == kLoad ? m_->ld_beat_valid : m_->wt_beat_valid;
+  auto& first_in = e == kLoad ? m_->ld_beat_first : m_->wt_beat_first;
+  auto& n_in = e == kLoad ? m_->ld_beat_n : m_->wt_beat_n;
+  valid = n > 0;
+  first_in = static_cast<uint16_t>(first);
+  n_in = static_cast<uint8_t>(n);
+  for (uint64_t b = 0; b < n; ++b) {
+    for (uint64_t l = 0; l < width; ++l) {
+      uint32_t raw = 0;
+      if (l < x.cols) TPUSIM_RETURN_IF_ERROR(ReadElement(x, first + b, l, raw));
+      if (e == kLoad) SetBits(m_->ld_beat_data, (b * width + l) * 32, 32, raw);
+      else SetBits(m_->wt_beat_data, (b * width + l) * 32, 32, raw);
+    }
+  }
+  return absl::OkStatus();
+}
+
+template <typename M>
+void CoreHarness<M>::SetInputs(uint64_t t) {
+  const uint32_t pc = m_->imem_addr;
+  const isa::Word zero{};
+  const isa::Word& w = pc < words_.size() ? words_[pc] : zero;
+  for (unsigned i = 0; i < 4; ++i) SetBits(m_->imem_data, i * 64, 64, w[i]);
+  uint8_t done = 0;
+  for (int e = 0; e < 3; ++e) {
+    if (xfer_[e].active && xfer_[e].complete == t) done |= static_cast<uint8_t>(1u << e);
+  }
+  m_->dma_done = done;
+}
+
+// Requests of cycle t (load, weight, store: the channel's service order) and the observation ports.
+template <typename M>
+absl::Status CoreHarness<M>::TakeOutputs(uint64_t t) {
+  for (int e = 0; e < 3; ++e) {
+    if (!GetBits(m_->req_valid, e, 1)) continue;
+    Transfer& x = xfer_[e];
+    x.active = true;
+    x.index = static_cast<uint32_t>(GetBits(m_->ev_start_idx, e * 32, 32));
+    x.addr = GetBits(m_->req_addr, e * 48, 48);
+    x.rows = GetBits(m_->req_rows, e * 16, 16);
+    x.cols = GetBits(m_->req_cols, e * 16, 16);
+    x.row_stride = GetBits(m_->req_row_stride, e * 32, 32);
+    x.col_stride = GetBits(m_->req_col_stride, e * 32, 32);
+    x.dtype = GetBits(m_->req_dtype, e * 3, 3);
+    const simulator::DmaShape shape = simulator::DmaShapeOf((*job_->code)[x.index]);
+    if (shape.rows != x.rows) {
+      return absl::InternalError(absl::StrCat("instruction ", x.index, ": the core requested ",
+                                              x.rows, " rows, the program says ", shape.rows));
+    }
+    const uint64_t hold = channel_->timing().HoldCycles(shape);
+    x.complete = channel_->Request(t, hold).complete;
+    x.beats = (x.rows + BANKS - 1) / BANKS;
+  }
+  return absl::OkStatus();
+}
+
+template <typename M>
+void CoreHarness<M>::Record(uint64_t t) {
+  const auto& code = *job_->code;
+  auto& times = result_.times;
+  const simulator::VcdWindow& win = job_->vcd_window;
+  const bool by_inst = win.unit == simulator::VcdWindow::Unit::kInstructions;
+  const auto completed = [&](uint32_t i, uint64_t end) {
+    times[i].end = end;
+    if (by_inst && i < win.end) ++completed_below_end_;
+  };
+  // Queue order: zero-time passes, then at most one start (tpu_ctrl), then this cycle's dispatch.
+  for (int q = 0; q < 3; ++q) {
+    const uint64_t passed = GetBits(m_->ev_passed, q * 4, 4);
+    for (uint64_t k = 0; k < passed && !waiting_[q].empty(); ++k) {
+      const uint32_t i = waiting_[q].front();
+      waiting_[q].pop_front();
+      times[i].start = t;
+      completed(i, t);
+    }
+  }
+  for (int u = 0; u < 5; ++u) {
+    if (GetBits(m_->ev_start, u, 1)) {
+      const auto i = static_cast<uint32_t>(GetBits(m_->ev_start_idx, u * 32, 32));
+      times[i].start = t;
+      const int q = QueueOf(code[i]);
+      if (!waiting_[q].empty() && waiting_[q].front() == i) waiting_[q].pop_front();
+    }
+    if (GetBits(m_->ev_done, u, 1)) {
+      completed(static_cast<uint32_t>(GetBits(m_->ev_done_idx, u * 32, 32)), t);
+    }
+  }
+  if (m_->ev_dispatch) {
+    const uint32_t i = m_->ev_dispatch_idx;
+    if (by_inst && i == win.start && vcd_) in_window_ = true;
+    times[i].dispatch = t;
+    if (code[i].opcode == isa::Opcode::SYNC) {
+      times[i].start = last_dispatch_ == kNever ? 0 : last_dispatch_ + 1;  // the controller slice
+      completed(i, t + 1);
+    } else if (code[i].opcode != isa::Opcode::HALT) {
+      waiting_[QueueOf(code[i])].push_back(i);
+    }
+    last_dispatch_ = t;
+  }
+}
+
+template <typename M>
+absl::StatusOr<CoreResult> CoreHarness<M>::Run(const CoreJob& job) {
+  job_ = &job;
+  state_ = job.state;
+  const auto& code = *job.code;
+  words_.clear();
+  for (size_t i = 0; i < code.size(); ++i) {
+    absl::StatusOr<isa::Word> w = isa::Encode(code[i]);
+    if (!w.ok()) return absl::InternalError(absl::StrCat("instruction ", i, ": ", w.status().message()));
+    words_.push_back(*w);
+  }
+  context_ = std::make_unique<VerilatedContext>();
+  context_->traceEverOn(!job.vcd_path.empty());
+  m_ = std::make_unique<M>(context_.get());
+  channel_.emplace(simulator::DramTiming::FromArch(state_->arch));
+  result_ = CoreResult{};
+  result_.times.assign(code.size(), CoreTimes{});
+  const simulator::VcdWindow& win = job.vcd_window;
+  const bool by_inst = win.unit == simulator::VcdWindow::Unit::kInstructions;
+  if (!job.vcd_path.empty()) {
+    vcd_ = std::make_unique<VerilatedVcdC>();
+    m_->trace(vcd_.get(), 99);
+    vcd_->open(job.vcd_path.c_str());
+    if (!vcd_->isOpen()) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot write the VCD file ", job.vcd_path));
+    }
+  }
+  TPUSIM_RETURN_IF_ERROR(Preload());
+  m_->int8 = state_->mode == isa::INT8_INT32;
+  m_->run = 1;
+  auto last_progress = std::chrono::steady_clock::now();
+  uint64_t last_event = 0, t = 0;
+  for (;; ++t) {
+    if (!by_inst) in_window_ = vcd_ && t >= win.start && t < win.end;
+    SetInputs(t);
+    for (int e = 0; e < 3; ++e) TPUSIM_RETURN_IF_ERROR(ServeBeat(e, t, false));
+    m_->clk = 0;
+    m_->eval();
+    TPUSIM_RETURN_IF_ERROR(TakeOutputs(t));
+    TPUSIM_RETURN_IF_ERROR(ServeBeat(kStore, t, true));
+    Record(t);
+    for (int e = 0; e < 3; ++e) {
+      if (xfer_[e].active && xfer_[e].complete == t) xfer_[e].active = false;
+    }
+    if (m_->ev_dispatch || m_->ev_start || m_->ev_done || m_->ev_passed) last_event = t;
+    Dump(2 * t);
+    Edge();
+    Dump(2 * t + 1);
+    if (by_inst && in_window_ && completed_below_end_ >= std::min<uint64_t>(win.end, code.size())) {
+      in_window_ = false;
+    }
+    if (m_->error) return absl::InternalError(absl::StrCat("rtl core: MXU protocol error at cycle ", t));
+    if (m_->halted) break;
+    if (t - last_event > 100000000) {
+      return absl::InternalError(absl::StrCat("rtl core: no progress since cycle ", last_event,
+                                              " (the functional pre-run found no deadlock)"));
+    }
+    if (job.progress && (t & 0xFFFF) == 0) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_progress >= std::chrono::seconds(1)) {
+        last_progress = now;
+        uint64_t done = 0;
+        for (const CoreTimes& ct : result_.times) done += ct.end != kNever;
+        job.progress(t, done, code.size());
+      }
+    }
+  }
+  result_.cycles = m_->cycles;
+  m_->run = 0;
+  TPUSIM_RETURN_IF_ERROR(ReadBack());
+  if (vcd_) vcd_->close();
+  m_->final();
+  return std::move(result_);
+}
+
+}  // namespace tpusim::rtl

@@ -1,0 +1,293 @@
+// The tpusim core: controller and instruction queues (tpu_ctrl), DMA engines, weight FIFO and shift
+// (tpu_weights), systolic array and accumulators (tpu_matrix), vector unit (tpu_vector) and unified
+// buffer (tpu_ub). Sizes come from arch_pkg (generated from an ArchConfig), encodings from isa_pkg
+// (generated from isa/opcodes.def). Timing: docs/timing.md (weight-stationary), cycle for cycle.
+//
+// Harness protocol (rtl/src/rtl_engine*.cc). Cycle t ends with rising edge t + 1; `now` is t. With
+// rst_n high and run low the core holds (the debug port may load and read the UB and accumulators).
+// While run is high:
+//  - Instruction port: imem_data must be program[imem_addr] during every cycle.
+//  - DMA port: a LOAD (0), LOAD_WEIGHTS (1) or STORE (2) that starts at t raises req_valid[e] during
+//    t with its fields. The harness answers with dma_done[e] during the cycle the instruction
+//    completes (at least one cycle later), and moves the data in between, in beats of up to
+//    UB_BANKS rows, during cycles after t and before the completion: LOAD and LOAD_WEIGHTS beats
+//    carry raw DRAM elements (zero-extended to 32 bits; the core widens and converts them), STORE
+//    reads (st_rd_*) return narrowed elements in st_rd_data in the same cycle.
+//  - Observation: ev_* report dispatches, starts, zero-time passes and completions at t; halted rises
+//    the cycle after HALT is dispatched; cycles is then the run's cycle count.
+module tpu_core
+  import isa_pkg::*;
+  import core_pkg::*;
+#(
+    parameter int C     = arch_pkg::ARRAY_COLS,
+    parameter int LW    = arch_pkg::UB_LANES,
+    parameter int BANKS = arch_pkg::UB_BANKS,
+    parameter int AW    = $clog2(arch_pkg::UB_ROWS_INT8),
+    parameter int CB    = (arch_pkg::ACC_ENTRIES > 1) ? $clog2(arch_pkg::ACC_ENTRIES) : 1,
+    parameter int NB    = $clog2(BANKS + 1)
+) (
+    input  logic                          clk,
+    input  logic                          rst_n,
+    input  logic                          run,
+    input  logic                          int8,
+    output logic [63:0]                   now,
+    output logic [31:0]                   imem_addr,
+    input  logic [255:0]                  imem_data,
+    // DMA requests: [0] LOAD, [1] LOAD_WEIGHTS, [2] STORE.
+    output logic [2:0]                    req_valid,
+    output logic [2:0][47:0]              req_addr,
+    output logic [2:0][15:0]              req_rows,
+    output logic [2:0][15:0]              req_cols,     // lanes (LOAD/STORE) or cols (LOAD_WEIGHTS)
+    output logic [2:0][31:0]              req_row_stride,
+    output logic [2:0][31:0]              req_col_stride,
+    output logic [2:0][2:0]               req_dtype,
+    input  logic [2:0]                    dma_done,
+    input  logic                          ld_beat_valid,
+    input  logic [15:0]                   ld_beat_first,
+    input  logic [NB-1:0]                 ld_beat_n,
+    input  logic [BANKS-1:0][LW-1:0][31:0] ld_beat_data,
+    input  logic                          wt_beat_valid,
+    input  logic [15:0]                   wt_beat_first,
+    input  logic [NB-1:0]                 wt_beat_n,
+    input  logic [BANKS-1:0][C-1:0][31:0] wt_beat_data,
+    input  logic [15:0]                   st_rd_first,
+    output logic [BANKS-1:0][LW-1:0][31:0] st_rd_data,
+    // Debug port: sel 0 = UB row, 1 = accumulator row (C words in the low lanes).
+    input  logic                          dbg_we,
+    input  logic                          dbg_sel,
+    input  logic [31:0]                   dbg_row,
+    input  logic [LW-1:0][31:0]           dbg_wdata,
+    output logic [LW-1:0][31:0]           dbg_rdata,
+    // Observation: units [0] load DMA, [1] weight DMA, [2] store DMA, [3] MXU, [4] vector unit.
+    output logic                          ev_dispatch,
+    output logic [31:0]                   ev_dispatch_idx,
+    output logic [2:0][3:0]               ev_passed,
+    output logic [4:0]                    ev_start,
+    output logic [4:0][31:0]              ev_start_idx,
+    output logic [4:0]                    ev_done,
+    output logic [4:0][31:0]              ev_done_idx,
+    output logic                          halted,
+    output logic [63:0]                   cycles,
+    output logic                          error
+);
+  logic [63:0] now_q;
+  assign now = now_q;
+  always_ff @(posedge clk) begin
+    if (!rst_n) now_q <= '0;
+    else if (run && !halted) now_q <= now_q + 64'd1;
+  end
+
+  // ---- Controller ----------------------------------------------------------------------------------
+  logic         start_valid[5];
+  logic [255:0] start_instr[5];
+  logic [31:0]  start_idx[5];
+  logic [7:0]   held;
+  logic         shadow_full, done_mxu, done_vec;
+  logic [31:0]  mxu_done_idx, vec_done_idx;
+  logic [3:0]   passed[3];
+  tpu_ctrl u_ctrl (
+      .clk            (clk),
+      .rst_n          (rst_n),
+      .run            (run),
+      .now            (now_q),
+      .pc             (imem_addr),
+      .instr          (imem_data),
+      .done_load      (dma_done[0]),
+      .done_weight    (dma_done[1]),
+      .done_store     (dma_done[2]),
+      .done_mxu       (done_mxu),
+      .done_vec       (done_vec),
+      .held           (held),
+      .shadow_full    (shadow_full),
+      .start_valid    (start_valid),
+      .start_instr    (start_instr),
+      .start_idx      (start_idx),
+      .ev_dispatch    (ev_dispatch),
+      .ev_dispatch_idx(ev_dispatch_idx),
+      .ev_passed      (passed),
+      .halted         (halted),
+      .cycles         (cycles)
+  );
+  for (genvar q = 0; q < 3; q++) begin : g_passed
+    assign ev_passed[q] = passed[q];
+  end
+  for (genvar u = 0; u < 5; u++) begin : g_start
+    assign ev_start[u]     = start_valid[u];
+    assign ev_start_idx[u] = start_idx[u];
+  end
+
+  // ---- DMA engines: requests and the UB / FIFO side ------------------------------------------------
+  logic [2:0][31:0] dma_idx_q;
+  for (genvar e = 0; e < 3; e++) begin : g_req
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [255:0] i;  // the fields of the DMA formats
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign i = start_instr[e];
+    assign req_valid[e] = start_valid[e];
+    if (e == 1) begin : g_weights
+      assign req_addr[e]       = i[WEIGHTS_DRAM_ADDR_LSB+:48];
+      assign req_rows[e]       = i[WEIGHTS_ROWS_LSB+:16];
+      assign req_cols[e]       = i[WEIGHTS_COLS_LSB+:16];
+      assign req_row_stride[e] = i[WEIGHTS_ROW_STRIDE_LSB+:32];
+      assign req_col_stride[e] = i[WEIGHTS_COL_STRIDE_LSB+:32];
+      assign req_dtype[e]      = i[WEIGHTS_DTYPE_LSB+:3];
+    end else begin : g_dma
+      assign req_addr[e]       = i[DMA_DRAM_ADDR_LSB+:48];
+      assign req_rows[e]       = i[DMA_ROWS_LSB+:16];
+      assign req_cols[e]       = i[DMA_LANES_LSB+:16];
+      assign req_row_stride[e] = i[DMA_ROW_STRIDE_LSB+:32];
+      assign req_col_stride[e] = i[DMA_LANE_STRIDE_LSB+:32];
+      assign req_dtype[e]      = i[DMA_DTYPE_LSB+:3];
+    end
+    always_ff @(posedge clk) if (run && start_valid[e]) dma_idx_q[e] <= start_idx[e];
+    assign ev_done[e]     = dma_done[e];
+    assign ev_done_idx[e] = dma_idx_q[e];
+  end
+
+  // LOAD: widen the beat's elements into UB rows (lanes >= `lanes` are zero).
+  logic [AW-1:0] ld_ub_q, st_ub_q;
+  logic [15:0]   ld_lanes_q;
+  logic [2:0]    ld_dtype_q, st_dtype_q;
+  always_ff @(posedge clk) begin
+    if (run && start_valid[0]) begin
+      ld_ub_q    <= AW'(start_instr[0][DMA_UB_ROW_LSB+:DMA_UB_ROW_WIDTH]);
+      ld_lanes_q <= start_instr[0][DMA_LANES_LSB+:16];
+      ld_dtype_q <= start_instr[0][DMA_DTYPE_LSB+:3];
+    end
+    if (run && start_valid[2]) begin
+      st_ub_q    <= AW'(start_instr[2][DMA_UB_ROW_LSB+:DMA_UB_ROW_WIDTH]);
+      st_dtype_q <= start_instr[2][DMA_DTYPE_LSB+:3];
+    end
+  end
+  logic [BANKS-1:0][LW-1:0][31:0] ld_words, st_words;
+  for (genvar b = 0; b < BANKS; b++) begin : g_ld_bank
+    for (genvar l = 0; l < LW; l++) begin : g_ld_lane
+      assign ld_words[b][l] = (32'(l) < 32'(ld_lanes_q)) ? widen(ld_dtype_q, ld_beat_data[b][l]) : '0;
+      // STORE: numerics::NarrowFromWord, the element's bits zero-extended.
+      logic [15:0] half;
+      bf16_round u_round (.x(st_words[b][l]), .y(half));
+      always_comb begin
+        case (32'(st_dtype_q))
+          DTYPE_BF16: st_rd_data[b][l] = {16'd0, half};
+          DTYPE_I8: st_rd_data[b][l] = {24'd0, sat8(st_words[b][l])};
+          default: st_rd_data[b][l] = st_words[b][l];
+        endcase
+      end
+    end
+  end
+
+  // ---- Weight path, matrix path, vector unit -------------------------------------------------------
+  logic               w_valid, shifting, mxu_error;
+  logic [C-1:0][15:0] w_row;
+  tpu_weights u_weights (
+      .clk        (clk),
+      .rst_n      (rst_n),
+      .run        (run && !halted),
+      .int8       (int8),
+      .alloc      (start_valid[1]),
+      .alloc_dtype(start_instr[1][WEIGHTS_DTYPE_LSB+:3]),
+      .beat_valid (wt_beat_valid),
+      .beat_first (wt_beat_first),
+      .beat_n     (wt_beat_n),
+      .beat_data  (wt_beat_data),
+      .done       (dma_done[1]),
+      .pop        (start_valid[3] && start_instr[3][MATMUL_POP_WEIGHTS_LSB]),
+      .shadow_full(shadow_full),
+      .held       (held),
+      .w_valid    (w_valid),
+      .w_row      (w_row),
+      .shifting   (shifting)
+  );
+
+  logic [AW-1:0]       mxu_ub_row, vec_a_row, vec_b_row, vec_w_row;
+  logic [LW-1:0][31:0] mxu_ub_data, vec_a_data, vec_b_data, vec_w_data, ub_dbg_rdata;
+  logic                vec_we, vec_busy;
+  logic [CB-1:0]       vec_acc_row;
+  logic [C-1:0][31:0]  vec_acc_data, acc_dbg_rdata;
+  tpu_matrix u_matrix (
+      .clk           (clk),
+      .rst_n         (rst_n),
+      .run           (run && !halted),
+      .int8          (int8),
+      .start         (start_valid[3]),
+      .instr         (start_instr[3]),
+      .idx           (start_idx[3]),
+      .ub_row        (mxu_ub_row),
+      .ub_data       (mxu_ub_data),
+      .w_valid       (w_valid),
+      .w_row         (w_row),
+      .shadow_full   (shadow_full),
+      .acc_rrow      (vec_acc_row),
+      .acc_rdata     (vec_acc_data),
+      .dbg_we        (dbg_we && dbg_sel),
+      .dbg_row       (CB'(dbg_row)),
+      .dbg_wdata     (dbg_wdata[C-1:0]),
+      .dbg_rdata     (acc_dbg_rdata),
+      .done          (done_mxu),
+      .done_idx      (mxu_done_idx),
+      .protocol_error(mxu_error)
+  );
+  tpu_vector u_vector (
+      .clk     (clk),
+      .rst_n   (rst_n),
+      .run     (run && !halted),
+      .int8    (int8),
+      .now     (now_q),
+      .start   (start_valid[4]),
+      .instr   (start_instr[4]),
+      .idx     (start_idx[4]),
+      .a_row   (vec_a_row),
+      .a_data  (vec_a_data),
+      .b_row   (vec_b_row),
+      .b_data  (vec_b_data),
+      .we      (vec_we),
+      .w_row   (vec_w_row),
+      .w_data  (vec_w_data),
+      .acc_row (vec_acc_row),
+      .acc_data(vec_acc_data),
+      .done    (done_vec),
+      .done_idx(vec_done_idx),
+      .busy    (vec_busy)
+  );
+  assign ev_done[3]     = done_mxu;
+  assign ev_done_idx[3] = mxu_done_idx;
+  assign ev_done[4]     = done_vec;
+  assign ev_done_idx[4] = vec_done_idx;
+  assign error          = mxu_error;
+
+  tpu_ub u_ub (
+      .clk      (clk),
+      .dma_we   (ld_beat_valid),
+      .dma_wrow (ld_ub_q + AW'(ld_beat_first)),
+      .dma_wn   (ld_beat_n),
+      .dma_wdata(ld_words),
+      .dma_rrow (st_ub_q + AW'(st_rd_first)),
+      .dma_rdata(st_words),
+      .mxu_rrow (mxu_ub_row),
+      .mxu_rdata(mxu_ub_data),
+      .vec_arow (vec_a_row),
+      .vec_adata(vec_a_data),
+      .vec_brow (vec_b_row),
+      .vec_bdata(vec_b_data),
+      .vec_we   (vec_we),
+      .vec_wrow (vec_w_row),
+      .vec_wdata(vec_w_data),
+      .dbg_we   (dbg_we && !dbg_sel),
+      .dbg_row  (AW'(dbg_row)),
+      .dbg_wdata(dbg_wdata),
+      .dbg_rdata(ub_dbg_rdata)
+  );
+  always_comb begin
+    dbg_rdata = ub_dbg_rdata;
+    if (dbg_sel) begin
+      dbg_rdata = '0;
+      dbg_rdata[C-1:0] = acc_dbg_rdata;
+    end
+  end
+
+  /* verilator lint_off UNUSEDSIGNAL */
+  // Row numbers wider than the UB / accumulators: the functional pre-run checked every row.
+  logic unused;
+  assign unused = shifting ^ vec_busy ^ (|ld_beat_first) ^ (|st_rd_first) ^ (|dbg_row);
+  /* verilator lint_on UNUSEDSIGNAL */
+endmodule

@@ -1,0 +1,183 @@
+// The rtl engine (rtl/include/tpusim/rtl/rtl_engine.h): the Verilated core runs programs through the
+// Engine interface with the cycles of docs/timing.md and the functional engine's bits; it refuses
+// what it does not implement before running anything. (The cosimulation gate over a corpus is
+// cosim_test.cc; these are the small programs whose cycles follow from the contract by hand.)
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "../simulator/sim_test_util.h"
+#include "tpusim/isa/arch_config.h"
+#include "tpusim/rtl/rtl_engine.h"
+
+namespace tpusim::rtl {
+namespace {
+
+using ::testing::HasSubstr;
+using simulator::testing::Activate;
+using simulator::testing::Halt;
+using simulator::testing::Load;
+using simulator::testing::LoadWeights;
+using simulator::testing::Matmul;
+using simulator::testing::Store;
+using simulator::testing::Token;
+using simulator::testing::Vector;
+using isa::DType;
+using isa::Instruction;
+using isa::Opcode;
+
+class RtlEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (CoreModelNames().empty()) GTEST_SKIP() << "this build has no RTL core models (Verilator)";
+    RegisterRtlEngine();
+  }
+  // Runs `code` on a fresh tiny device with the given DRAM bytes on `engine`.
+  absl::StatusOr<simulator::RunStats> RunOn(const std::string& engine,
+                                            const std::vector<Instruction>& code,
+                                            simulator::DeviceState& state,
+                                            simulator::Launch launch = {}) {
+    auto e = simulator::CreateEngine(engine, state.arch);
+    if (!e.ok()) return e.status();
+    launch.code = &code;
+    return (*e)->Run(launch, state);
+  }
+  // Cycles of `code` on rtl; also checks cycle gives the same count and functional the same UB,
+  // accumulators and DRAM bytes [0, dram_bytes).
+  uint64_t Cycles(const std::vector<Instruction>& code, const std::string& arch = "tiny",
+                  uint64_t dram_bytes = 4096) {
+    const isa::ArchConfig a = isa::LoadArch(arch).value();
+    simulator::DeviceState rtl(a, isa::BF16_FP32), cyc(a, isa::BF16_FP32), fun(a, isa::BF16_FP32);
+    std::vector<uint8_t> bytes(dram_bytes);
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 37 + 11);
+    for (auto* s : {&rtl, &cyc, &fun}) EXPECT_TRUE(s->dram.Write(0, bytes.data(), bytes.size()).ok());
+    absl::StatusOr<simulator::RunStats> r = RunOn("rtl", code, rtl);
+    absl::StatusOr<simulator::RunStats> c = RunOn("cycle", code, cyc);
+    absl::StatusOr<simulator::RunStats> f = RunOn("functional", code, fun);
+    EXPECT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(c.ok()) << c.status();
+    EXPECT_TRUE(f.ok()) << f.status();
+    if (!r.ok() || !c.ok() || !f.ok()) return 0;
+    EXPECT_EQ(r->cycles, c->cycles) << "rtl vs cycle";
+    EXPECT_EQ(rtl.ub, fun.ub) << "UB differs from the functional engine";
+    EXPECT_EQ(rtl.acc, fun.acc) << "accumulators differ from the functional engine";
+    std::vector<uint8_t> x(dram_bytes), y(dram_bytes);
+    EXPECT_TRUE(rtl.dram.Read(0, x.data(), x.size()).ok());
+    EXPECT_TRUE(fun.dram.Read(0, y.data(), y.size()).ok());
+    EXPECT_EQ(x, y) << "DRAM differs from the functional engine";
+    return r->cycles;
+  }
+};
+
+// tiny: BW = 16 GB/s / 1000 MHz = 16 B/cycle, Lat = 40, 2 UB banks, R = C = Lw = V = 8.
+TEST_F(RtlEngineTest, HaltAloneTakesNoCycles) { EXPECT_EQ(Cycles({Halt()}), 0u); }
+
+TEST_F(RtlEngineTest, LoadTakesOnePlusTransferPlusLatency) {
+  // 4 rows x 8 lanes x 4 B = 128 B: X = 8 >= ceil(4 / 2) = 2; 1 + 8 + 40.
+  EXPECT_EQ(Cycles({Load(DType::F32, 0, 0, 4, 8, 8), Halt()}), 49u);
+}
+
+TEST_F(RtlEngineTest, NarrowLoadIsBoundByTheUbPort) {
+  // 64 rows x 1 lane x 1 B = 64 B: X = 4, port ceil(64 / 2) = 32; 1 + 32 + 40.
+  EXPECT_EQ(Cycles({Load(DType::I8, 0, 0, 64, 1, 1), Halt()}), 73u);
+}
+
+TEST_F(RtlEngineTest, StoreAfterSyncWritesDram) {
+  // LOAD 128 B (49), SYNC (1), STORE of 2 rows x 8 bf16 = 32 B: X = 2, + 40, +1: 49 + 1 + 43.
+  EXPECT_EQ(Cycles({Load(DType::F32, 0, 0, 4, 8, 8), isa::Make(Opcode::SYNC),
+                    Store(DType::BF16, 2048, 1, 2, 8, 8), Halt()}),
+            93u);
+}
+
+TEST_F(RtlEngineTest, WeightLoadThenMatmulFollowsRuleFive) {
+  // LOAD_WEIGHTS 8x8 bf16 = 128 B: T = 8 + 40. 1 + T + R (shift) + B + R + C - 2 with B = 8:
+  // 1 + 48 + 8 + 8 + 14 = 79.
+  EXPECT_EQ(Cycles({LoadWeights(DType::BF16, 0, 8, 8, 8), Matmul(0, 0, 8, true), Halt()}), 79u);
+}
+
+TEST_F(RtlEngineTest, VectorTakesRowsTimesLanesOverV) {
+  // ceil(5 x 8 / 8) = 5; 1 + 5.
+  EXPECT_EQ(Cycles({Vector(isa::VectorOp::Add, 8, 0, 16, 5), Halt()}), 6u);
+}
+
+TEST_F(RtlEngineTest, TokensPassInTheCycleTheyAreSignalled) {
+  // docs/timing.md: LOAD; SIGNAL load c; WAIT compute c; VECTOR rows=N: 1 + T(S) + ceil(N Lw / V).
+  // T = 8 + 40 (128 B), N = 3: 1 + 48 + 3 = 52.
+  EXPECT_EQ(Cycles({Load(DType::F32, 0, 0, 4, 8, 8), Token(Opcode::SIGNAL, isa::Queue::Load, 5),
+                    Token(Opcode::WAIT, isa::Queue::Compute, 5),
+                    Vector(isa::VectorOp::Relu, 8, 0, 0, 3), Halt()}),
+            52u);
+}
+
+TEST_F(RtlEngineTest, MatmulActivateStoreMatchesFunctionalBits) {
+  // A small layer: weights, 8 input rows, MATMUL, ACTIVATE relu with bias, STORE; ordered by tokens.
+  std::vector<Instruction> code = {
+      LoadWeights(DType::BF16, 0, 8, 8, 8), Load(DType::F32, 256, 0, 8, 8, 8),
+      Load(DType::F32, 512, 20, 1, 8, 8), Token(Opcode::SIGNAL, isa::Queue::Load, 1),
+      Token(Opcode::WAIT, isa::Queue::Compute, 1), Matmul(0, 0, 8, true),
+      Activate(isa::ActFunc::Relu, 0, 8, 8, true, 20), Token(Opcode::SIGNAL, isa::Queue::Compute, 2),
+      Token(Opcode::WAIT, isa::Queue::Store, 2), Store(DType::F32, 1024, 8, 8, 8, 8), Halt()};
+  EXPECT_GT(Cycles(code), 0u);
+}
+
+TEST_F(RtlEngineTest, SixteenBySixteenModelRuns) {
+  // rtl-16x16: LOAD_WEIGHTS 16x16 bf16 = 512 B: T = 32 + 40; 1 + 72 + 16 + 4 + 16 + 16 - 2.
+  EXPECT_EQ(Cycles({LoadWeights(DType::BF16, 0, 16, 16, 16), Matmul(0, 0, 4, true), Halt()},
+                   "rtl-16x16"),
+            123u);
+}
+
+TEST_F(RtlEngineTest, RefusesAnUnimplementedInstructionNamingIt) {
+  const isa::ArchConfig a = isa::LoadArch("tiny").value();
+  simulator::DeviceState state(a, isa::BF16_FP32);
+  absl::StatusOr<simulator::RunStats> r =
+      RunOn("rtl", {Vector(isa::VectorOp::Exp, 0, 0, 0, 1), Halt()}, state);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(r.status().message(), HasSubstr("instruction 0 (VECTOR exp)"));
+}
+
+TEST_F(RtlEngineTest, RefusesAnArchWithoutAModel) {
+  const isa::ArchConfig a = isa::LoadArch("tpu-v1").value();
+  simulator::DeviceState state(a, isa::BF16_FP32);
+  absl::StatusOr<simulator::RunStats> r = RunOn("rtl", {Halt()}, state);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("no RTL core model for the ArchConfig 'tpu-v1'"));
+  EXPECT_THAT(r.status().message(), HasSubstr("array_rows 256 (model: 8)"));
+}
+
+TEST_F(RtlEngineTest, FunctionalErrorsComeFirstAndNothingIsWritten) {
+  const isa::ArchConfig a = isa::LoadArch("tiny").value();
+  simulator::DeviceState state(a, isa::BF16_FP32);
+  state.ub[0] = 7;
+  absl::StatusOr<simulator::RunStats> r = RunOn(
+      "rtl", {Load(DType::F32, 0, 1, 1, 8, 8), Load(DType::F32, 0, 600, 1, 8, 8), Halt()}, state);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("instruction 1 (LOAD)"));
+  EXPECT_EQ(state.ub[0], 7u);
+  EXPECT_EQ(state.ub[8], 0u);  // the first LOAD did not run either
+}
+
+TEST_F(RtlEngineTest, VcdWindowDumpsOnlyThatWindow) {
+  const isa::ArchConfig a = isa::LoadArch("tiny").value();
+  simulator::DeviceState state(a, isa::BF16_FP32);
+  const std::string path = ::testing::TempDir() + "/rtl_window.vcd";
+  simulator::Launch launch;
+  launch.vcd_path = path;
+  launch.vcd_window = {simulator::VcdWindow::Unit::kCycles, 10, 20};
+  ASSERT_TRUE(RunOn("rtl", {Load(DType::F32, 0, 0, 4, 8, 8), Halt()}, state, launch).ok());
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  // Half-cycle timestamps: cycle t dumps at 2t and 2t + 1, so #20 .. #39 and nothing else.
+  EXPECT_THAT(text.str(), HasSubstr("#20\n"));
+  EXPECT_THAT(text.str(), HasSubstr("#39\n"));
+  EXPECT_THAT(text.str(), ::testing::Not(HasSubstr("#19\n")));
+  EXPECT_THAT(text.str(), ::testing::Not(HasSubstr("#40\n")));
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace tpusim::rtl
