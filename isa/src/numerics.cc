@@ -57,6 +57,9 @@ float ActNone(float x) { return x; }
 float ActRelu(float x) { return (std::isnan(x) || x > 0.0f) ? x : 0.0f; }
 float ActSigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 float ActTanh(float x) { return std::tanh(x); }
+// Requantize is an int8-mode activation (numerics::Requantize on int32 words); the engines reject it
+// in float mode before Activation could see it, so here it passes the value through.
+float ActRequantize(float x) { return x; }
 
 // ---- Vector ops, one per TPUSIM_VECTOR_OP (inputs already flushed; results flushed by the caller).
 // Reduce ops are the binary fold step f(acc, x) with acc in a and x in b.

@@ -79,7 +79,7 @@ absl::Status CheckRtlSupport(const std::vector<isa::Instruction>& code, isa::Mat
       const std::optional<isa::ActFunc> f = isa::ActFuncFromCode(a->func);
       if (!f) continue;  // the functional pre-run names the bad code
       const std::string what = absl::StrCat("ACTIVATE ", std::string(isa::ActFuncName(*f)));
-      if (*f != isa::ActFunc::None && *f != isa::ActFunc::Relu) {
+      if (*f != isa::ActFunc::None && *f != isa::ActFunc::Relu && *f != isa::ActFunc::Requantize) {
         return Refuse(i, what, "not implemented by the RTL core");
       }
       if (a->rows == 0) {

@@ -111,10 +111,15 @@ absl::Status Executor::ExecACTIVATE(const isa::ActivateArgs& a) {
     return Error(absl::StatusCode::kInvalidArgument,
                  absl::StrCat("unknown activation code ", a.func));
   }
-  if (int8_mode() && *func != isa::ActFunc::None && *func != isa::ActFunc::Relu) {
+  if (int8_mode() && *func != isa::ActFunc::None && *func != isa::ActFunc::Relu &&
+      *func != isa::ActFunc::Requantize) {
     return Error(absl::StatusCode::kFailedPrecondition,
                  absl::StrCat("activation ", std::string(isa::ActFuncName(*func)),
                               " is not supported in int8 mode"));
+  }
+  if (!int8_mode() && *func == isa::ActFunc::Requantize) {
+    return Error(absl::StatusCode::kFailedPrecondition,
+                 "activation requantize is an int8-mode activation (int32 accumulators)");
   }
   TPUSIM_RETURN_IF_ERROR(CheckAccRows(a.acc_row, a.rows));
   TPUSIM_RETURN_IF_ERROR(CheckUbRows("", a.ub_row, a.rows));
@@ -130,7 +135,13 @@ absl::Status Executor::ExecACTIVATE(const isa::ActivateArgs& a) {
     if (int8_mode()) {
       for (size_t n = 0; n < cols; ++n) {
         const uint32_t v = a.has_bias ? WrapAdd(in[n], words_[n]) : in[n];
-        out[n] = *func == isa::ActFunc::Relu ? IntRelu(v) : v;
+        if (*func == isa::ActFunc::Requantize) {
+          const int8_t q = num::Requantize(static_cast<int32_t>(v), isa::BitsF32(a.scale),
+                                           static_cast<int8_t>(static_cast<uint8_t>(a.zero_point)));
+          out[n] = static_cast<uint32_t>(int32_t{q});
+        } else {
+          out[n] = *func == isa::ActFunc::Relu ? IntRelu(v) : v;
+        }
       }
     } else {
       for (size_t n = 0; n < cols; ++n) {

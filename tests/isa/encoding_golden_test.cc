@@ -89,6 +89,18 @@ TEST(IsaGolden, ActivateFormatGoldenEncoding) {
   ExpectGolden(inst, {0x00020000003F1311ull, 0x00000000ABCD0040ull, 0, 0});
 }
 
+TEST(IsaGolden, ActivateRequantizeFieldsGoldenEncoding) {
+  Instruction inst = Make(Opcode::ACTIVATE);
+  auto& a = inst.as<ActivateArgs>();
+  a.func = static_cast<uint64_t>(ActFunc::Requantize);  // code 4
+  a.rows = 1;
+  a.scale = 0x3D800000;  // 0.0625f
+  a.zero_point = 0xFD;   // -3 as an int8
+  // word0 = 0x11 | (4 << 8) = 0x411; word1 = rows@64: 1;
+  // word2 = scale@128: 0x3D800000 | zero_point@160: (0xFD << 32) = 0x000000FD3D800000
+  ExpectGolden(inst, {0x0000000000000411ull, 0x0000000000000001ull, 0x000000FD3D800000ull, 0});
+}
+
 TEST(IsaGolden, VectorFormatGoldenEncoding) {
   Instruction inst = Make(Opcode::VECTOR);
   auto& a = inst.as<VectorArgs>();

@@ -1,5 +1,5 @@
-// Compiled layers of the cosimulation corpus (cosim_corpus.h): small graphs built with the runtime's
-// builder API and compiled for `tiny` by the compiler backend, plus the 784-100-10 MLP of
+// Compiled layers of the cosimulation corpus (cosim_corpus.h): small graphs built with the
+// runtime's builder API and compiled for `tiny` by the compiler backend, plus the 784-100-10 MLP of
 // examples/mnist_mlp.cc up to its logits (its softmax needs exp, which the RTL core lacks).
 // Inputs are deterministic random floats, the layers' with a few special values (NaN, -Inf, -0, a
 // subnormal).
@@ -52,7 +52,8 @@ Output Dense(GraphBuilder& b, int64_t m, int64_t k, int64_t n, bool transpose_b,
 Output Reduce(GraphBuilder& b, const std::string& op, compiler::Shape shape, int64_t axis) {
   Output x = b.Placeholder("x", shape);
   if (op == "ReduceSum") {  // opset 13: axes is an input
-    return b.AddOp(op, {x, b.Constant(Tensor::FromInt64s({1}, {axis}))}, {{"keepdims", int64_t{1}}});
+    return b.AddOp(op, {x, b.Constant(Tensor::FromInt64s({1}, {axis}))},
+                   {{"keepdims", int64_t{1}}});
   }
   return b.AddOp(op, {x}, {{"axes", std::vector<int64_t>{axis}}, {"keepdims", int64_t{0}}});
 }
@@ -75,10 +76,14 @@ const std::map<std::string, Layer>& Layers() {
         [](GraphBuilder& b) { return Dense(b, 6, 8, 16, false, false, true); }}},
       {"add_6x10",
        {Precision::kBf16, Schedule::kTokens,
-        [](GraphBuilder& b) { return b.Add(b.Placeholder("x", {6, 10}), b.Placeholder("y", {6, 10})); }}},
+        [](GraphBuilder& b) {
+          return b.Add(b.Placeholder("x", {6, 10}), b.Placeholder("y", {6, 10}));
+        }}},
       {"mul_bcast_4x12",
        {Precision::kBf16, Schedule::kTokens,
-        [](GraphBuilder& b) { return b.Mul(b.Placeholder("x", {4, 12}), b.Placeholder("y", {12})); }}},
+        [](GraphBuilder& b) {
+          return b.Mul(b.Placeholder("x", {4, 12}), b.Placeholder("y", {12}));
+        }}},
       {"reduce_sum_6x20_axis1",
        {Precision::kBf16, Schedule::kTokens,
         [](GraphBuilder& b) { return Reduce(b, "ReduceSum", {6, 20}, 1); }}},
@@ -137,7 +142,9 @@ absl::StatusOr<CosimCase> CompiledCase(const CosimSpec& spec) {
   c.code = *std::move(code);
   c.frame_bytes = c.program.frame_bytes();
 
-  for (const isa::Segment& seg : c.program.constants()) c.dram.push_back({seg.dram_offset(), seg.data()});
+  for (const isa::Segment& seg : c.program.constants()) {
+    c.dram.push_back({seg.dram_offset(), seg.data()});
+  }
   for (int i = 0; i < c.program.inputs_size(); ++i) {
     const isa::Binding& in = c.program.inputs(i);
     if (in.dtype() != isa::FLOAT32) {

@@ -87,7 +87,9 @@ absl::Status InRtlSubset(const std::vector<isa::Instruction>& code, isa::MatmulT
     } else if (inst.opcode == isa::Opcode::ACTIVATE) {
       const auto& a = inst.as<isa::ActivateArgs>();
       ok = a.rows > 0 && (a.func == static_cast<uint64_t>(isa::ActFunc::None) ||
-                          a.func == static_cast<uint64_t>(isa::ActFunc::Relu));
+                          a.func == static_cast<uint64_t>(isa::ActFunc::Relu) ||
+                          (mode == isa::INT8_INT32 &&
+                           a.func == static_cast<uint64_t>(isa::ActFunc::Requantize)));
     } else if (inst.opcode == isa::Opcode::VECTOR) {
       const auto& a = inst.as<isa::VectorArgs>();
       ok = a.rows > 0 && std::any_of(ops.begin(), ops.end(), [&](isa::VectorOp o) {

@@ -85,9 +85,9 @@ absl::Status InRtlSubset(const std::vector<isa::Instruction>& code, isa::MatmulT
 // The VECTOR ops the RTL implements in `mode` (int8: copy and relu only).
 std::vector<isa::VectorOp> RtlVectorOps(isa::MatmulType mode);
 
-// `bytes` of random DRAM (deterministic in `seed`), word by word: moderate floats, every special fp32
-// class (NaNs with payloads, infinities, zeros, subnormals, bf16 rounding ties), int8 and int32
-// extremes and raw bits (bf16 and int8 loads read halves and bytes of them).
+// `bytes` of random DRAM (deterministic in `seed`), word by word: moderate floats, every special
+// fp32 class (NaNs with payloads, infinities, zeros, subnormals, bf16 rounding ties), int8 and
+// int32 extremes and raw bits (bf16 and int8 loads read halves and bytes of them).
 std::string RandomDramBytes(uint64_t bytes, uint32_t seed);
 
 // A fresh device for the case: on-chip state zero, DRAM holding case.dram.
@@ -97,6 +97,7 @@ absl::StatusOr<std::unique_ptr<simulator::DeviceState>> FreshState(const CosimCa
 // case's program (frame bounds, debug info) and frame base 0.
 absl::StatusOr<simulator::RunStats> RunOn(const CosimCase& c, std::string_view engine,
                                           const std::vector<isa::Instruction>& code,
-                                          simulator::DeviceState& state, bool collect_trace = false);
+                                          simulator::DeviceState& state,
+                                          bool collect_trace = false);
 
 }  // namespace tpusim::rtl::cosim

@@ -65,7 +65,8 @@ void Scan(const CosimCase& c, std::set<std::string>& seen) {
       }
       case Opcode::ACTIVATE: {
         const auto& a = inst.as<isa::ActivateArgs>();
-        seen.insert(absl::StrCat("activate_", std::string(isa::ActFuncName(static_cast<isa::ActFunc>(a.func))),
+        const auto func = static_cast<isa::ActFunc>(a.func);
+        seen.insert(absl::StrCat("activate_", std::string(isa::ActFuncName(func)),
                                  a.has_bias ? "_bias" : "_no_bias"));
         break;
       }

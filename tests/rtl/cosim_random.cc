@@ -9,6 +9,7 @@
 // transitively (a vector clock per queue), and a SYNC orders everything. The weight FIFO needs no
 // token: the hardware waits for the tile (docs/timing.md rule 4).
 #include <algorithm>
+#include <cmath>
 #include <array>
 #include <cstring>
 #include <optional>
@@ -26,8 +27,8 @@ using isa::Instruction;
 using isa::Opcode;
 using isa::Queue;
 
-// The DRAM frame: [0, kFrameBytes) holds random bytes; STOREs write only [kStoreBegin, kFrameBytes),
-// LOADs and LOAD_WEIGHTS read anywhere (so a LOAD may read what a STORE wrote).
+// The DRAM frame: [0, kFrameBytes) holds random bytes; STOREs write only [kStoreBegin,
+// kFrameBytes), LOADs and LOAD_WEIGHTS read anywhere (so a LOAD may read what a STORE wrote).
 constexpr uint64_t kStoreBegin = 0x4000;
 constexpr uint64_t kFrameBytes = 0x6000;
 
@@ -127,7 +128,8 @@ class Generator {
 
   // ---- Operands ---------------------------------------------------------------------------------
 
-  // `count` UB rows: mostly in a small window (so queues touch the same rows), sometimes at the top.
+  // `count` UB rows: mostly in a small window (so queues touch the same rows), now and then at
+  // the top of the UB.
   uint64_t UbStart(uint64_t count) {
     if (Chance(8)) return ub_rows_ - count;
     return U(0, ub_window_ - std::min(count, ub_window_));
@@ -246,6 +248,15 @@ class Generator {
     Instruction i = isa::Make(Opcode::ACTIVATE);
     auto& a = i.as<isa::ActivateArgs>();
     a.func = static_cast<uint64_t>(Chance(50) ? isa::ActFunc::Relu : isa::ActFunc::None);
+    if (mode_ == isa::INT8_INT32 && Chance(40)) {
+      // Requantize (int8 mode): scales around 2^-12 .. 2^2 (the int32 sums of int8 products need
+      // small ones to land inside int8), sometimes a random bit pattern (NaN, Inf, negative, huge).
+      a.func = static_cast<uint64_t>(isa::ActFunc::Requantize);
+      a.scale = Chance(15) ? U(0, 0xffffffffu)
+                           : isa::F32Bits(std::ldexp(1.0f + static_cast<float>(U(0, 1023)) / 1024.0f,
+                                                     -static_cast<int>(U(0, 14)) + 2));
+      a.zero_point = U(0, 255);
+    }
     a.has_bias = Chance(50);
     a.acc_row = AccStart(rows);
     a.ub_row = UbStart(rows);

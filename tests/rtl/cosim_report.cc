@@ -91,7 +91,9 @@ std::optional<std::string> FirstTraceDifference(const std::vector<simulator::Tra
   using Key = std::tuple<std::string, uint64_t, uint64_t>;  // unit, start, end
   auto by_instruction = [](const std::vector<simulator::TraceSlice>& trace) {
     std::map<uint32_t, std::vector<Key>> out;
-    for (const simulator::TraceSlice& s : trace) out[s.instruction].emplace_back(s.unit, s.start, s.end);
+    for (const simulator::TraceSlice& s : trace) {
+      out[s.instruction].emplace_back(s.unit, s.start, s.end);
+    }
     for (auto& [i, slices] : out) std::sort(slices.begin(), slices.end());
     return out;
   };

@@ -4,7 +4,8 @@
 //     names the first differing byte or word with both values; FirstDivergingPrefix finds the
 //     shortest program prefix (the first k instructions, then SYNC; HALT) after which the two
 //     engines' devices differ, so instruction k - 1 is the first one whose effect diverges.
-//     Every prefix of a valid corpus program is valid: each WAIT follows its SIGNAL in program order.
+//     Every prefix of a valid corpus program is valid: each WAIT follows its SIGNAL in program
+//     order.
 //   - Cycles: FirstTraceDifference compares two Launch::collect_trace traces instruction by
 //     instruction (in program order) and names the first instruction whose slices (unit, start,
 //     end) differ, with both.

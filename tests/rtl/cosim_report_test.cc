@@ -135,7 +135,7 @@ TEST(CosimReport, PrefixDivergenceNamesInstructionKMinusOne) {
             "functional 0x1, rtl 0x2");
 }
 
-// ---- The whole report path against deliberately wrong engines ------------------------------------
+// ---- The whole report path against deliberately wrong engines -----------------------------------
 
 // Runs `inner` on the code with the first STORE replaced by a SYNC.
 class DropsFirstStore : public simulator::Engine {

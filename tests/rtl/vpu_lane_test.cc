@@ -33,8 +33,11 @@ struct Lane {
     unit->eval();
     return unit->y;
   }
-  uint32_t Activate(isa::ActFunc f, uint32_t acc, bool has_bias, uint32_t bias, bool int8 = false) {
+  uint32_t Activate(isa::ActFunc f, uint32_t acc, bool has_bias, uint32_t bias, bool int8 = false,
+                    uint32_t scale = 0, uint8_t zero_point = 0) {
     unit->activate = 1;
+    unit->imm = scale;
+    unit->zero_point = zero_point;
     unit->int8 = int8;
     unit->func = static_cast<uint8_t>(f);
     unit->has_bias = has_bias;
@@ -129,6 +132,44 @@ TEST(VpuLane, Int8ModeAddsWithWrapAroundAndClampsNegatives) {
   EXPECT_EQ(lane.Vector(isa::VectorOp::Copy, 0x00000001u, 0, 0, true), 1u);
   EXPECT_EQ(lane.Vector(isa::VectorOp::Relu, static_cast<uint32_t>(-1), 0, 0, true), 0u);
   EXPECT_EQ(lane.Vector(isa::VectorOp::Relu, 0x00000001u, 0, 0, true), 1u);
+}
+
+TEST(VpuLane, Int8RequantizeMatchesNumerics) {
+  Lane lane;
+  OperandSource src(0x9e47);
+  MismatchLog log("vpu_lane ACTIVATE requantize");
+  const auto check = [&](uint32_t acc, bool has_bias, uint32_t bias, uint32_t scale, uint8_t zp) {
+    const uint32_t v = has_bias ? acc + bias : acc;  // int32 wrap-around
+    const int8_t q = num::Requantize(static_cast<int32_t>(v), Float(scale), static_cast<int8_t>(zp));
+    const auto want = static_cast<uint32_t>(int32_t{q});
+    const uint32_t got = lane.Activate(isa::ActFunc::Requantize, acc, has_bias, bias, true, scale, zp);
+    if (got != want) {
+      log.Add(absl::StrFormat("acc=%08x bias=%08x (%d) scale=%08x zp=%02x: rtl %08x, numerics %08x",
+                              acc, bias, has_bias, scale, zp, got, want));
+    }
+  };
+  // Ties of the rounding (2.5 -> 2, 3.5 -> 4, -2.5 -> -2), saturation, NaN and infinite scales.
+  check(5, false, 0, Bits(0.5f), 0);
+  check(7, false, 0, Bits(0.5f), 0);
+  check(static_cast<uint32_t>(-5), false, 0, Bits(0.5f), 0);
+  check(1000, false, 0, Bits(1.0f), 0);
+  check(3, false, 0, 0x7fc00000u, 0xfb);
+  check(0, false, 0, 0x7f800000u, 3);
+  uint64_t n = 6;
+  const std::vector<uint32_t> edges = EdgeF32();
+  for (uint32_t scale : edges) {
+    for (int k = 0; k < 20; ++k, ++n) {
+      check(src.Bits32(), src.Coin(), src.Bits32(), scale, static_cast<uint8_t>(src.Bits32()));
+    }
+  }
+  for (int k = 0; k < 100000; ++k, ++n) {
+    // Accumulators of a realistic size half of the time, scales from random patterns or 2^-16..2^2.
+    const uint32_t acc = src.Coin() ? src.Bits32() : static_cast<uint32_t>(src.Uniform(-70000, 70000));
+    const uint32_t scale = src.Coin() ? src.F32() : src.WithExponent(src.Uniform(111, 129)) & 0x7fffffffu;
+    check(acc, src.Coin(), static_cast<uint32_t>(src.Uniform(-300, 300)), scale,
+          static_cast<uint8_t>(src.Bits32()));
+  }
+  log.Report(n);
 }
 
 }  // namespace

@@ -191,5 +191,26 @@ TEST_F(VectorTest, Int8ModeSupportsIntegerReluAndCopyOnly) {
                 absl::StatusCode::kFailedPrecondition, "not supported in int8 mode");
 }
 
+TEST_F(VectorTest, Int8ActivateRequantizesWithRoundHalfEvenAndSaturates) {
+  state_.ResetOnChip(isa::INT8_INT32);
+  // scale 0.5, zero point -3: v * 0.5 rounded half to even, + (-3), saturated to [-128, 127].
+  //   5 -> 2.5 -> 2 -> -1;   7 -> 3.5 -> 4 -> 1;   -5 -> -2.5 -> -2 -> -5;   1000 -> 500 -> 127;
+  //   -1000 -> -500 -> -128;  0 -> -3;  bias lane 6: 9 + 1 = 10 -> 5 -> 2;  lane 7: 1 -> 0.5 -> 0 -> -3.
+  const int32_t acc[8] = {5, 7, -5, 1000, -1000, 0, 9, 1};
+  for (int n = 0; n < 8; ++n) state_.acc_row(0)[n] = static_cast<uint32_t>(acc[n]);
+  for (int n = 0; n < 8; ++n) state_.ub_row(9)[n] = n == 6 ? 1u : 0u;
+  isa::Instruction act = Activate(ActFunc::Requantize, 0, 0, 1, true, 9);
+  act.as<isa::ActivateArgs>().scale = isa::F32Bits(0.5f);
+  act.as<isa::ActivateArgs>().zero_point = static_cast<uint8_t>(-3);
+  ASSERT_TRUE(Run({act, Halt()}).ok());
+  const int32_t want[8] = {-1, 1, -5, 127, -128, -3, 2, -3};
+  for (int n = 0; n < 8; ++n) EXPECT_EQ(IntUb(0, n), want[n]) << n;
+}
+
+TEST_F(VectorTest, RequantizeIsAnInt8ModeActivation) {
+  EXPECT_STATUS(Run({Activate(ActFunc::Requantize, 0, 0, 1), Halt()}).status(),
+                absl::StatusCode::kFailedPrecondition, "int8-mode activation");
+}
+
 }  // namespace
 }  // namespace tpusim::simulator

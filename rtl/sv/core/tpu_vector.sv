@@ -42,6 +42,7 @@ module tpu_vector
   logic                busy_q, act_q, bias_q, bcast_q, reduce_q;
   logic [63:0]         done_at_q;
   logic [31:0]         idx_q, imm_q;
+  logic [7:0]          zp_q;
   logic [3:0]          func_q;
   logic [5:0]          op_q;
   logic [15:0]         rows_q, r_q;
@@ -54,6 +55,7 @@ module tpu_vector
   logic [3:0]          func;
   logic [5:0]          op;
   logic [31:0]         imm;
+  logic [7:0]          zp;
   logic [15:0]         rows, r;
   logic [AW-1:0]       a_base, b_base, dst;
   logic [CB-1:0]       acc_base;
@@ -66,7 +68,8 @@ module tpu_vector
       op       = instr[VECTOR_OP_LSB+:6];
       bcast    = instr[VECTOR_B_BCAST_LSB];
       reduce   = !act && instr[VECTOR_OP_LSB+4+:2] == 2'b11;  // Reduce codes are 48-63
-      imm      = instr[VECTOR_IMM_LSB+:32];
+      imm      = act ? instr[ACTIVATE_SCALE_LSB+:32] : instr[VECTOR_IMM_LSB+:32];
+      zp       = instr[ACTIVATE_ZERO_POINT_LSB+:8];
       rows     = act ? instr[ACTIVATE_ROWS_LSB+:16] : instr[VECTOR_ROWS_LSB+:16];
       a_base   = AW'(instr[VECTOR_A_ROW_LSB+:VECTOR_A_ROW_WIDTH]);
       b_base   = act ? AW'(instr[ACTIVATE_BIAS_ROW_LSB+:ACTIVATE_BIAS_ROW_WIDTH])
@@ -83,6 +86,7 @@ module tpu_vector
       bcast    = bcast_q;
       reduce   = reduce_q;
       imm      = imm_q;
+      zp       = zp_q;
       rows     = rows_q;
       a_base   = a_q;
       b_base   = b_q;
@@ -115,8 +119,9 @@ module tpu_vector
         .op      (op),
         .a       (lane_a[l]),
         .b       (lane_b[l]),
-        .imm     (imm),
-        .y       (lane_y[l])
+        .imm       (imm),
+        .zero_point(zp),
+        .y         (lane_y[l])
     );
   end
 
@@ -152,6 +157,7 @@ module tpu_vector
         bcast_q   <= bcast;
         reduce_q  <= reduce;
         imm_q     <= imm;
+        zp_q      <= zp;
         rows_q    <= rows;
         a_q       <= a_base;
         b_q       <= b_base;

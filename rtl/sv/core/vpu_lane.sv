@@ -1,7 +1,8 @@
 // One lane of the vector unit: ACTIVATE (func over an accumulator word plus an optional bias) or one
 // VECTOR op, bit for bit numerics::Activation / VectorElementwise / VectorReduceStep (inputs and
-// results flushed to zero). In int8 mode words are int32: ACTIVATE adds the bias with wrap-around and
-// relu clamps negatives to 0; VECTOR supports copy and relu only (rtl::CheckRtlSupport refuses the
+// results flushed to zero). In int8 mode words are int32: ACTIVATE adds the bias with wrap-around,
+// relu clamps negatives to 0 and requantize is numerics::Requantize(v, scale = imm, zero_point)
+// sign-extended (the requantize unit); VECTOR supports copy and relu only (rtl::CheckRtlSupport refuses the
 // rest, as the functional engine does). Ops the RTL does not implement (exp, div, log, sqrt,
 // reciprocal, erf, sigmoid, tanh) are refused before a run and give 0 here. Combinational.
 module vpu_lane
@@ -15,7 +16,8 @@ module vpu_lane
     input  logic [5:0]  op,
     input  logic [31:0] a,          // ACTIVATE: accumulator word; VECTOR: a (reduce: the fold so far)
     input  logic [31:0] b,          // ACTIVATE: bias word; VECTOR: b (reduce: the next row)
-    input  logic [31:0] imm,
+    input  logic [31:0] imm,        // VECTOR: imm; ACTIVATE: the requantize scale
+    input  logic [7:0]  zero_point, // ACTIVATE requantize: an int8
     output logic [31:0] y
 );
   import fp32_pkg::ftz;
@@ -25,6 +27,15 @@ module vpu_lane
   fp32_add_ftz u_add (.a(add_a), .b(add_b), .y(add_y));
   fp32_mul_ftz u_mul (.a(mul_a), .b(mul_b), .y(mul_y));
   bf16_round u_round (.x(fa), .y(round_y));
+  logic [31:0] act_v;  // int8 ACTIVATE: the accumulator word plus the bias
+  logic [7:0]  quant;
+  assign act_v = has_bias ? a + b : a;
+  requantize u_requantize (
+      .v         (act_v),
+      .scale     (imm),
+      .zero_point({{24{zero_point[7]}}, zero_point}),
+      .y         (quant)
+  );
 
   function automatic logic [31:0] relu(input logic [31:0] x);  // x flushed
     return (is_nan32(x) || (!x[31] && x[30:0] != 31'd0)) ? x : 32'd0;
@@ -61,8 +72,9 @@ module vpu_lane
     y = 32'd0;
     if (activate) begin
       if (int8) begin
-        y = has_bias ? a + b : a;
+        y = act_v;
         if (32'(func) == ACT_RELU && y[31]) y = 32'd0;
+        if (32'(func) == ACT_REQUANTIZE) y = {{24{quant[7]}}, quant};
       end else begin
         y = has_bias ? add_y : fa;  // AddF32 flushes its result; Activation flushes its input
         if (32'(func) == ACT_RELU) y = relu(y);
