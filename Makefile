@@ -14,9 +14,10 @@ configure: setup
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
 
 # The RTL core models are Verilated at configure time from generated SystemVerilog packages: build
-# the packages first; the next build re-runs the configure step (they are configure dependencies).
+# the packages, configure again (now with the core models), then build everything.
 build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS) --target tpusim_rtl_packages
+	cmake -S . -B $(BUILD_DIR)
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 demo: build

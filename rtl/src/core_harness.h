@@ -69,6 +69,7 @@ class CoreHarness final : public CoreRunner {
   uint64_t last_dispatch_ = kNever;
   uint64_t completed_below_end_ = 0;  // instruction windows: completions of instructions < end
   bool in_window_ = false;
+  std::vector<uint8_t> bucket_;  // the core's `bucket` output, per cycle
 };
 
 inline int QueueOf(const isa::Instruction& inst) {
@@ -308,6 +309,7 @@ absl::StatusOr<CoreResult> CoreHarness<M>::Run(const CoreJob& job) {
   m_ = std::make_unique<M>(context_.get());
   channel_.emplace(simulator::DramTiming::FromArch(state_->arch));
   result_ = CoreResult{};
+  bucket_.clear();
   result_.times.assign(code.size(), CoreTimes{});
   const simulator::VcdWindow& win = job.vcd_window;
   const bool by_inst = win.unit == simulator::VcdWindow::Unit::kInstructions;
@@ -333,6 +335,7 @@ absl::StatusOr<CoreResult> CoreHarness<M>::Run(const CoreJob& job) {
     TPUSIM_RETURN_IF_ERROR(TakeOutputs(t));
     TPUSIM_RETURN_IF_ERROR(ServeBeat(kStore, t, true));
     Record(t);
+    bucket_.push_back(m_->bucket);
     for (int e = 0; e < 3; ++e) {
       if (xfer_[e].active && xfer_[e].complete == t) xfer_[e].active = false;
     }
@@ -360,6 +363,14 @@ absl::StatusOr<CoreResult> CoreHarness<M>::Run(const CoreJob& job) {
     }
   }
   result_.cycles = m_->cycles;
+  // Cycles from the last completion to HALT's dispatch are after the run: count [0, cycles).
+  uint64_t* counters[7] = {&result_.buckets.active,     &result_.buckets.weight_load_stall,
+                           &result_.buckets.weight_shift, &result_.buckets.input_stall,
+                           &result_.buckets.non_matrix, &result_.buckets.sync_wait,
+                           &result_.buckets.idle};
+  for (uint64_t c = 0; c < result_.cycles && c < bucket_.size(); ++c) {
+    if (bucket_[c] < 7) ++*counters[bucket_[c]];
+  }
   m_->run = 0;
   TPUSIM_RETURN_IF_ERROR(ReadBack());
   if (vcd_) vcd_->close();

@@ -38,7 +38,8 @@ struct CoreJob {
 };
 struct CoreResult {
   uint64_t cycles = 0;
-  std::vector<CoreTimes> times;  // per instruction
+  std::vector<CoreTimes> times;     // per instruction
+  simulator::CycleBuckets buckets;  // from the core's per-cycle `bucket` output, cycles [0, cycles)
 };
 
 class CoreRunner {

@@ -7,6 +7,8 @@
 // counters the core has no reason to count (instructions, MACs, bytes per path) and the state the
 // core does not hand back: the weight FIFO, the array's weights and the token semaphores after the
 // run (the core returns the UB, the accumulators and DRAM; programs see the rest only through them).
+// Cycles and the stall buckets are the core's (its `bucket` output is a per-cycle performance
+// counter); per-op cycles are not reported by this engine.
 #include <mutex>
 #include <variant>
 
@@ -103,6 +105,7 @@ class RtlEngine final : public simulator::Engine {
     state.semaphores = std::move(trial.semaphores);
     stats.engine = "rtl";
     stats.cycles = result.cycles;
+    stats.buckets = result.buckets;
     for (size_t n = 0; n < code.size(); ++n) {
       if (result.times[n].start == kNever) continue;
       if (const auto* a = std::get_if<isa::MatmulArgs>(&code[n].args)) {

@@ -11,6 +11,8 @@
 // skipped with the reason, after (iii) has been checked.
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+
 #include "cosim_corpus.h"
 #include "cosim_gate.h"
 #include "cosim_report.h"
@@ -75,6 +77,17 @@ TEST_P(CosimGate, RtlMatchesFunctionalBytesAndCycleCounts) {
     ADD_FAILURE() << "rtl vs cycle cycles: "
                   << CycleMismatchReport(c, "cycle", cycle->cycles, "rtl", rtl->cycles);
   }
+  // The core's per-cycle bucket output (a performance counter in the RTL) against the cycle
+  // engine's accounting of the same run.
+  const simulator::CycleBuckets& a = cycle->buckets;
+  const simulator::CycleBuckets& b = rtl->buckets;
+  EXPECT_EQ(b.total(), rtl->cycles) << "rtl buckets do not sum to its cycles";
+  const auto row = [](const simulator::CycleBuckets& x) {
+    return absl::StrCat(x.active, "/", x.weight_load_stall, "/", x.weight_shift, "/",
+                        x.input_stall, "/", x.non_matrix, "/", x.sync_wait, "/", x.idle);
+  };
+  EXPECT_EQ(row(b), row(a)) << "rtl vs cycle buckets (active/weight_load_stall/weight_shift/"
+                               "input_stall/non_matrix/sync_wait/idle)";
 }
 
 std::string ParamName(const ::testing::TestParamInfo<CosimSpec>& info) {

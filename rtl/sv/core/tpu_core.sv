@@ -68,6 +68,10 @@ module tpu_core
     output logic [4:0][31:0]              ev_done_idx,
     output logic                          halted,
     output logic [63:0]                   cycles,
+    // Where this cycle goes (docs/timing.md "Where every cycle of the array goes"), the first that
+    // applies: 0 active, 1 weight_load_stall, 2 weight_shift, 3 input_stall, 4 non_matrix,
+    // 5 sync_wait, 6 idle.
+    output logic [2:0]                    bucket,
     output logic                          error
 );
   logic [63:0] now_q;
@@ -85,6 +89,7 @@ module tpu_core
   logic         shadow_full, done_mxu, done_vec;
   logic [31:0]  mxu_done_idx, vec_done_idx;
   logic [3:0]   passed[3];
+  logic         stall_pop, stall_wait, sync_hold, mxu_active, next_arrived;
   tpu_ctrl u_ctrl (
       .clk            (clk),
       .rst_n          (rst_n),
@@ -106,7 +111,10 @@ module tpu_core
       .ev_dispatch_idx(ev_dispatch_idx),
       .ev_passed      (passed),
       .halted         (halted),
-      .cycles         (cycles)
+      .cycles         (cycles),
+      .stall_pop      (stall_pop),
+      .stall_wait     (stall_wait),
+      .sync_hold      (sync_hold)
   );
   for (genvar q = 0; q < 3; q++) begin : g_passed
     assign ev_passed[q] = passed[q];
@@ -196,7 +204,8 @@ module tpu_core
       .held       (held),
       .w_valid    (w_valid),
       .w_row      (w_row),
-      .shifting   (shifting)
+      .shifting   (shifting),
+      .next_arrived(next_arrived)
   );
 
   logic [AW-1:0]       mxu_ub_row, vec_a_row, vec_b_row, vec_w_row;
@@ -225,6 +234,7 @@ module tpu_core
       .dbg_rdata     (acc_dbg_rdata),
       .done          (done_mxu),
       .done_idx      (mxu_done_idx),
+      .active        (mxu_active),
       .protocol_error(mxu_error)
   );
   tpu_vector u_vector (
@@ -254,6 +264,14 @@ module tpu_core
   assign ev_done[4]     = done_vec;
   assign ev_done_idx[4] = vec_done_idx;
   assign error          = mxu_error;
+  always_comb begin
+    if (mxu_active) bucket = 3'd0;
+    else if (stall_pop) bucket = next_arrived ? 3'd2 : 3'd1;
+    else if (stall_wait) bucket = 3'd3;
+    else if (vec_busy) bucket = 3'd4;
+    else if (sync_hold) bucket = 3'd5;
+    else bucket = 3'd6;
+  end
 
   tpu_ub u_ub (
       .clk      (clk),
@@ -288,6 +306,6 @@ module tpu_core
   /* verilator lint_off UNUSEDSIGNAL */
   // Row numbers wider than the UB / accumulators: the functional pre-run checked every row.
   logic unused;
-  assign unused = shifting ^ vec_busy ^ (|ld_beat_first) ^ (|st_rd_first) ^ (|dbg_row);
+  assign unused = shifting ^ (|ld_beat_first) ^ (|st_rd_first) ^ (|dbg_row);
   /* verilator lint_on UNUSEDSIGNAL */
 endmodule

@@ -47,7 +47,13 @@ module tpu_ctrl
     output logic [31:0]  ev_dispatch_idx,
     output logic [3:0]   ev_passed[3],    // zero-time instructions passed at `now`, per queue
     output logic         halted,
-    output logic [63:0]  cycles           // the latest completion so far (the run's cycles at HALT)
+    output logic [63:0]  cycles,          // the latest completion so far (the run's cycles at HALT)
+    // Performance counting (docs/timing.md "Where every cycle of the array goes"), at `now`: the
+    // compute queue's head may start by rule 2 but is a pop_weights MATMUL waiting for the shadow
+    // weights (stall_pop) or a WAIT without its token (stall_wait); the controller holds a SYNC.
+    output logic         stall_pop,
+    output logic         stall_wait,
+    output logic         sync_hold
 );
   localparam int QB = $clog2(Q + 1);
   localparam int QI = (Q > 1) ? $clog2(Q) : 1;
@@ -188,6 +194,24 @@ module tpu_ctrl
     end
   end
 
+  // Per queue: the entry that starts, how many entries leave the waiting list, where a dispatched
+  // entry goes, and the entry it becomes.
+  entry_t        start_entry[3];
+  logic [QB-1:0] leave[3];
+  logic [QI-1:0] tail[3];
+  entry_t        new_entry;
+  always_comb begin
+    for (int q = 0; q < 3; q++) begin
+      start_entry[q] = ent_q[q][QI'((32'(head_q[q]) + 32'(passed[q])) % Q)];
+      leave[q]       = passed[q] + QB'(started[q]);
+      tail[q]        = QI'((32'(head_q[q]) + 32'(wait_n_q[q])) % Q);
+    end
+    new_entry.instr  = instr;
+    new_entry.idx    = pc_q;
+    new_entry.d      = now;
+    new_entry.ticket = opcode_of(instr) == OP_WAIT ? waits_q[channel_of(instr)] + 1 : '0;
+  end
+
   // The timed starts, by unit.
   always_comb begin
     for (int u = 0; u < 5; u++) begin
@@ -223,6 +247,23 @@ module tpu_ctrl
                   32'(occ_now[dq]) < Q;
   end
   assign ev_dispatch     = do_dispatch || do_sync || do_halt;
+
+  // Performance counting: the compute queue's head after this cycle's passes.
+  logic compute_ready;
+  /* verilator lint_off UNUSEDSIGNAL */
+  entry_t compute_head;
+  /* verilator lint_on UNUSEDSIGNAL */
+  always_comb begin
+    compute_head  = start_entry[QUEUE_COMPUTE];
+    compute_ready = run && !halted_q && !started[QUEUE_COMPUTE] &&
+                    passed[QUEUE_COMPUTE] < wait_n_q[QUEUE_COMPUTE] &&
+                    release_now[QUEUE_COMPUTE] != NEVER && compute_head.d + 64'd1 <= now &&
+                    release_now[QUEUE_COMPUTE] <= now;
+    stall_pop  = compute_ready && opcode_of(compute_head.instr) == OP_MATMUL &&
+                 compute_head.instr[MATMUL_POP_WEIGHTS_LSB];
+    stall_wait = compute_ready && opcode_of(compute_head.instr) == OP_WAIT;
+    sync_hold  = can_issue && opcode_of(instr) == OP_SYNC;
+  end
   assign ev_dispatch_idx = pc_q;
   for (genvar q = 0; q < 3; q++) begin : g_ev
     assign ev_passed[q] = 4'(passed[q]);
@@ -236,24 +277,6 @@ module tpu_ctrl
       max_end_next = now;
     for (int q = 0; q < 3; q++) if (passed[q] != '0 && now > max_end_next) max_end_next = now;
     if (do_sync && now + 64'd1 > max_end_next) max_end_next = now + 64'd1;
-  end
-
-  // Per queue: the entry that starts, how many entries leave the waiting list, where a dispatched
-  // entry goes, and the entry it becomes.
-  entry_t        start_entry[3];
-  logic [QB-1:0] leave[3];
-  logic [QI-1:0] tail[3];
-  entry_t        new_entry;
-  always_comb begin
-    for (int q = 0; q < 3; q++) begin
-      start_entry[q] = ent_q[q][QI'((32'(head_q[q]) + 32'(passed[q])) % Q)];
-      leave[q]       = passed[q] + QB'(started[q]);
-      tail[q]        = QI'((32'(head_q[q]) + 32'(wait_n_q[q])) % Q);
-    end
-    new_entry.instr  = instr;
-    new_entry.idx    = pc_q;
-    new_entry.d      = now;
-    new_entry.ticket = opcode_of(instr) == OP_WAIT ? waits_q[channel_of(instr)] + 1 : '0;
   end
 
   always_ff @(posedge clk) begin

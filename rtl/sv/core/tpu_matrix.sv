@@ -40,6 +40,7 @@ module tpu_matrix
     output logic [C-1:0][31:0]   dbg_rdata,
     output logic                 done,
     output logic [31:0]          done_idx,
+    output logic                 active,    // a MATMUL is in [s, c): rows feeding or in the array
     output logic                 protocol_error
 );
   localparam int TAGW = 32 + 1 + 1 + CB;
@@ -133,6 +134,14 @@ module tpu_matrix
     assign result[c] = !wr_accum ? out_sum[c] : int8 ? old[c] + out_sum[c] : added[c];
   end
   assign done     = out_valid && out_tag[CB+1];
+
+  // Rows fed and not yet out of the array; a row leaving in this cycle no longer counts.
+  logic [31:0] in_array_q;
+  always_ff @(posedge clk) begin
+    if (!rst_n) in_array_q <= '0;
+    else in_array_q <= in_array_q + 32'(in_valid) - 32'(out_valid);
+  end
+  assign active = in_valid || (in_array_q - 32'(out_valid)) != 32'd0;
   assign done_idx = out_tag[TAGW-1-:32];
 
   always_ff @(posedge clk) begin

@@ -36,7 +36,7 @@ module tpu_vector
     input  logic [C-1:0][31:0]  acc_data,
     output logic                done,
     output logic [31:0]         done_idx,
-    output logic                busy
+    output logic                busy       // an instruction is in [s, c)
 );
   // ---- Registered instruction state ------------------------------------------------------------
   logic                busy_q, act_q, bias_q, bcast_q, reduce_q;
@@ -137,7 +137,7 @@ module tpu_vector
 
   assign done     = busy_q && now == done_at_q;
   assign done_idx = idx_q;
-  assign busy     = busy_q;
+  assign busy     = run && (start || (busy_q && !done));
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin

@@ -34,7 +34,8 @@ module tpu_weights
     output logic [7:0]                    held,
     output logic                          w_valid,
     output logic [C-1:0][15:0]            w_row,
-    output logic                          shifting    // a shift is in progress (for the harness)
+    output logic                          shifting,   // a shift is in progress
+    output logic                          next_arrived // the next tile to pop is in the FIFO or beyond
 );
   localparam int SB = (F > 1) ? $clog2(F) : 1;
   localparam int RB = (R > 1) ? $clog2(R) : 1;
@@ -77,6 +78,7 @@ module tpu_weights
                   tile[slot_now][RB'(R - 1 - 32'(step_now))] : '0;
   end
   assign held     = held_q;
+  assign next_arrived = shadow_full || shifting_q || arrived_now != 8'd0;
   assign shifting = shifting_q;
 
   function automatic logic [SB-1:0] next_slot(input logic [SB-1:0] s);
