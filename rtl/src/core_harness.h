@@ -124,12 +124,36 @@ absl::Status CoreHarness<M>::Preload() {
   return absl::OkStatus();
 }
 
+// Reads back the rows the program can have written (LOAD, ACTIVATE and VECTOR destinations in the UB,
+// MATMUL destinations in the accumulators, up to HALT); every other row still holds what Preload
+// put there, which the state already has.
 template <typename M>
 absl::Status CoreHarness<M>::ReadBack() {
-  const auto read = [&](bool acc, uint64_t rows, uint64_t width, uint32_t* data) {
+  std::vector<bool> ub_written(state_->ub_rows, false);
+  std::vector<bool> acc_written(state_->arch.accumulator_entries(), false);
+  const auto mark = [](std::vector<bool>& rows, uint64_t first, uint64_t n) {
+    for (uint64_t r = first; r < first + n && r < rows.size(); ++r) rows[r] = true;
+  };
+  for (const isa::Instruction& inst : *job_->code) {
+    if (inst.opcode == isa::Opcode::HALT) break;
+    if (inst.opcode == isa::Opcode::LOAD) {
+      const auto& a = std::get<isa::DmaArgs>(inst.args);
+      mark(ub_written, a.ub_row, a.rows);
+    } else if (const auto* a = std::get_if<isa::ActivateArgs>(&inst.args)) {
+      mark(ub_written, a->ub_row, a->rows);
+    } else if (const auto* a = std::get_if<isa::VectorArgs>(&inst.args)) {
+      const bool reduce = isa::VectorOpFromCode(a->op) &&
+                          isa::VectorOpArity(*isa::VectorOpFromCode(a->op)) == isa::VectorArity::Reduce;
+      mark(ub_written, a->dst_row, reduce ? 1 : a->rows);
+    } else if (const auto* a = std::get_if<isa::MatmulArgs>(&inst.args)) {
+      mark(acc_written, a->acc_row, a->rows);
+    }
+  }
+  const auto read = [&](bool acc, const std::vector<bool>& rows, uint64_t width, uint32_t* data) {
     m_->dbg_we = 0;
     m_->dbg_sel = acc;
-    for (uint64_t r = 0; r < rows; ++r) {
+    for (uint64_t r = 0; r < rows.size(); ++r) {
+      if (!rows[r]) continue;
       m_->dbg_row = static_cast<uint32_t>(r);
       m_->eval();
       for (uint64_t l = 0; l < width; ++l) {
@@ -138,8 +162,8 @@ absl::Status CoreHarness<M>::ReadBack() {
     }
   };
   m_->clk = 0;
-  read(false, state_->ub_rows, state_->lanes, state_->ub.data());
-  read(true, state_->arch.accumulator_entries(), C, state_->acc.data());
+  read(false, ub_written, state_->lanes, state_->ub.data());
+  read(true, acc_written, C, state_->acc.data());
   return absl::OkStatus();
 }
 
