@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
   app.add_option("--images", args.images, "How many test images to run (batch size)")
       ->check(CLI::Range(int64_t{1}, int64_t{10000}))
       ->capture_default_str();
-  app.add_option("--arch", args.arch, "Target: tiny, tpu-v1, tpu-v4 or an ArchConfig .textproto file")
+  app.add_option("--arch", args.arch, "Target: tiny, tpu-v1, tpu-v4, rtl-16x16 or an ArchConfig .textproto file")
       ->capture_default_str();
   app.add_option("--precision", args.precision, "bf16, high or highest")
       ->check(CLI::IsMember({"bf16", "high", "highest"}))

@@ -85,7 +85,7 @@ CLI::App* AddCompileCommand(CLI::App& app, CompileArgs& args) {
   cmd->add_option("model", args.model, "ONNX model file (.onnx)")->required();
   cmd->add_option("-o,--output", args.output, "Program file to write (.tpb)")->required();
   cmd->add_option("--arch", args.arch,
-                  "Target: a preset (tiny, tpu-v1, tpu-v4) or an ArchConfig .textproto file")
+                  "Target: a preset (tiny, tpu-v1, tpu-v4, rtl-16x16) or an ArchConfig .textproto file")
       ->capture_default_str();
   cmd->add_option("--precision", args.precision, "Matrix precision: bf16, high, highest")
       ->check(CLI::IsMember({"bf16", "high", "highest"}))
@@ -123,7 +123,7 @@ CLI::App* AddAsmCommand(CLI::App& app, AsmArgs& args) {
   cmd->add_option("input", args.input, "Assembly file (.s)")->required();
   cmd->add_option("-o,--output", args.output, "Program file to write (.tpb)")->required();
   cmd->add_option("--arch", args.arch,
-                  "Target: a preset (tiny, tpu-v1, tpu-v4) or an ArchConfig .textproto file")
+                  "Target: a preset (tiny, tpu-v1, tpu-v4, rtl-16x16) or an ArchConfig .textproto file")
       ->capture_default_str();
   cmd->add_option("--frame-bytes", args.frame_bytes,
                   "DRAM bytes the program addresses from its frame base (its instructions' DRAM operands)")

@@ -40,7 +40,7 @@ void AddSessionOptions(CLI::App* cmd, SessionArgs& args) {
                   "cycles and the functional engine's bits; arches tiny and rtl-16x16, a subset of the ISA)")
       ->capture_default_str();
   cmd->add_option("--arch", args.arch,
-                  "Target: a preset (tiny, tpu-v1, tpu-v4) or an ArchConfig .textproto file")
+                  "Target: a preset (tiny, tpu-v1, tpu-v4, rtl-16x16) or an ArchConfig .textproto file")
       ->capture_default_str();
   cmd->add_option("--precision", args.precision,
                   "Matrix precision for fp32 graphs: bf16 (1 pass), high (3 passes), highest (6 passes)")
