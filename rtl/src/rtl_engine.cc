@@ -25,18 +25,6 @@ namespace {
 // The trace of the cycle engine (docs/timing.md "The trace"), from the core's times.
 void FillTrace(const std::vector<isa::Instruction>& code, const CoreResult& r,
                simulator::RunStats& stats) {
-  const auto unit_of = [](isa::Opcode op) -> const char* {
-    switch (op) {
-      case isa::Opcode::LOAD: return "load DMA";
-      case isa::Opcode::LOAD_WEIGHTS: return "weight DMA";
-      case isa::Opcode::STORE: return "store DMA";
-      case isa::Opcode::MATMUL: return "MXU";
-      case isa::Opcode::ACTIVATE:
-      case isa::Opcode::VECTOR: return "vector unit";
-      case isa::Opcode::SYNC: return "controller";
-      default: return nullptr;
-    }
-  };
   std::vector<simulator::TraceSlice> reversed;
   uint64_t next_matmul_start = kNever;
   for (size_t n = code.size(); n-- > 0;) {
@@ -47,7 +35,7 @@ void FillTrace(const std::vector<isa::Instruction>& code, const CoreResult& r,
       end = std::min(t.end, next_matmul_start);  // MXU slices never overlap
       next_matmul_start = t.start;
     }
-    if (const char* unit = unit_of(code[n].opcode)) {
+    if (const char* unit = simulator::TraceUnitOf(code[n].opcode)) {
       reversed.push_back(simulator::TraceSlice{unit, static_cast<uint32_t>(n), t.start, end});
     }
   }

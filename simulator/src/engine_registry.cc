@@ -1,6 +1,6 @@
-// The engine registry (engine.h). Thread-safe. Built-in engines are registered by the registry's
-// accessor on first use, so they exist even when no static initializer of this static library is
-// linked.
+// The engine registry (engine.h; thread-safe) and the trace track names. Built-in engines are
+// registered by the registry's accessor on first use, so they exist even when no static initializer
+// of this static library is linked.
 #include <map>
 #include <mutex>
 
@@ -31,6 +31,19 @@ Registry& GetRegistry() {
 }
 
 }  // namespace
+
+const char* TraceUnitOf(isa::Opcode op) {
+  switch (op) {
+    case isa::Opcode::LOAD: return "load DMA";
+    case isa::Opcode::LOAD_WEIGHTS: return "weight DMA";
+    case isa::Opcode::STORE: return "store DMA";
+    case isa::Opcode::MATMUL: return "MXU";
+    case isa::Opcode::ACTIVATE:
+    case isa::Opcode::VECTOR: return "vector unit";
+    case isa::Opcode::SYNC: return "controller";
+    default: return nullptr;  // SIGNAL, WAIT take no time; HALT adds none
+  }
+}
 
 void RegisterEngine(std::string name, EngineFactory factory) {
   Registry& r = GetRegistry();

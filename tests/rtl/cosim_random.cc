@@ -9,13 +9,14 @@
 // transitively (a vector clock per queue), and a SYNC orders everything. The weight FIFO needs no
 // token: the hardware waits for the tile (docs/timing.md rule 4).
 #include <algorithm>
-#include <cmath>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <optional>
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "../simulator/sim_test_util.h"
 #include "cosim_corpus.h"
 #include "tpusim/isa/arch_config.h"
 
@@ -170,15 +171,8 @@ class Generator {
     const bool store = op == Opcode::STORE;
     const uint64_t addr = DramStart(store ? kStoreBegin : 0, extent, bytes);
     const uint64_t ub_row = UbStart(std::max<uint64_t>(rows, 1));
-    Instruction i = isa::Make(op);
-    auto& a = i.as<isa::DmaArgs>();
-    a.dtype = static_cast<uint64_t>(dtype);
-    a.dram_addr = addr;
-    a.ub_row = ub_row;
-    a.rows = rows;
-    a.lanes = lanes;
-    a.row_stride = row_stride;
-    a.lane_stride = lane_stride;
+    const Instruction i =
+        simulator::testing::Dma(op, dtype, addr, ub_row, rows, lanes, row_stride, lane_stride);
     std::vector<Access> acc;
     if (rows > 0) acc.push_back(Ub(ub_row, rows, /*write=*/!store));
     if (extent > 0) acc.push_back({false, addr, addr + extent, store});
@@ -197,14 +191,8 @@ class Generator {
     const uint64_t col_stride = Chance(60) ? 1 : Chance(40) ? 0 : 2;
     const uint64_t extent = Extent(rows, cols, row_stride, col_stride, bytes);
     const uint64_t addr = DramStart(0, extent, bytes);
-    Instruction i = isa::Make(Opcode::LOAD_WEIGHTS);
-    auto& a = i.as<isa::WeightsArgs>();
-    a.dtype = static_cast<uint64_t>(dtype);
-    a.dram_addr = addr;
-    a.rows = rows;
-    a.cols = cols;
-    a.row_stride = row_stride;
-    a.col_stride = col_stride;
+    const Instruction i =
+        simulator::testing::LoadWeights(dtype, addr, rows, cols, row_stride, col_stride);
     Emit(i, Queue::Load, {{false, addr, addr + extent, false}});
     ++fifo_;
   }

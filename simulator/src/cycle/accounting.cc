@@ -55,19 +55,6 @@ CycleBuckets Sweep(std::vector<Edge> edges, uint64_t cycles) {
   return out;
 }
 
-const char* UnitOf(isa::Opcode op) {
-  switch (op) {
-    case isa::Opcode::LOAD: return "load DMA";
-    case isa::Opcode::LOAD_WEIGHTS: return "weight DMA";
-    case isa::Opcode::STORE: return "store DMA";
-    case isa::Opcode::MATMUL: return "MXU";
-    case isa::Opcode::ACTIVATE:
-    case isa::Opcode::VECTOR: return "vector unit";
-    case isa::Opcode::SYNC: return "controller";
-    default: return nullptr;  // SIGNAL, WAIT take no time; HALT adds none
-  }
-}
-
 }  // namespace
 
 void Account(const Job& job, bool collect_trace, RunStats& stats) {
@@ -131,7 +118,7 @@ void Account(const Job& job, bool collect_trace, RunStats& stats) {
         op_last[op] = std::max(op_last[op], t.end);
       }
     }
-    const char* unit = UnitOf(inst.opcode);
+    const char* unit = TraceUnitOf(inst.opcode);
     if (collect_trace && unit != nullptr) {
       reversed.push_back(TraceSlice{unit, static_cast<uint32_t>(n), begin, end});
     }

@@ -40,6 +40,11 @@ struct TraceSlice {
   uint64_t end = 0;
 };
 
+// The timeline track of an instruction's slice: "load DMA", "weight DMA", "store DMA", "MXU",
+// "vector unit" or "controller" (SYNC); nullptr for the instructions that take no time on a unit
+// (SIGNAL, WAIT, HALT). Every timing engine names its tracks with this.
+const char* TraceUnitOf(isa::Opcode op);
+
 // What one launch did. Counters an engine cannot know stay zero (the functional engine has no cycles).
 struct RunStats {
   std::string engine;
