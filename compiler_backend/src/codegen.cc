@@ -16,7 +16,9 @@
 #include "codegen_context.h"
 #include "codegen_vector.h"
 #include "internal.h"
+#include "lower_conv.h"
 #include "lowering.h"
+#include "rnn_internal.h"
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/isa/arch_config.h"
 #include "tpusim/isa/isa.h"
@@ -59,6 +61,17 @@ const Lowering* FindLowering(std::string_view op_type) {
       {"Identity", {PlanNothing, EmitAliasNode, true}},
       {"Squeeze", {PlanNothing, EmitAliasNode, true}},
       {"Unsqueeze", {PlanNothing, EmitAliasNode, true}},
+      {"MaxPool", {PlanPoolNode, EmitPoolNode, false}},
+      {"AveragePool", {PlanPoolNode, EmitPoolNode, false}},
+      {"GlobalAveragePool", {PlanPoolNode, EmitPoolNode, false}},
+      {"GlobalMaxPool", {PlanPoolNode, EmitPoolNode, false}},
+      {"Split", {PlanConstantInputs, EmitSplitNode, false}},
+      {"Gather", {PlanConstantInputs, EmitGatherNode, false}},
+      {"PRelu", {PlanConstantInputs, EmitPReluNode, false}},
+      {"LayerNormalization", {PlanConstantInputs, EmitLayerNormNode, false}},
+      {"Conv", {PlanConvNode, EmitConvNode, false}},
+      {"BatchNormalization", {PlanDataInput, EmitBatchNormNode, false}},
+      {"Pad", {PlanConstantInputs, EmitPadNode, false}},
   };
   auto it = table->find(op_type);
   return it == table->end() ? nullptr : &it->second;
@@ -236,6 +249,7 @@ absl::StatusOr<isa::Program> Compile(const Graph& graph_in, const CompileOptions
                                                  " has no BF16_FP32 matrix mode; fp32 graphs need it"));
   }
   TPUSIM_RETURN_IF_ERROR(graph_in.Validate());
+  if (detail::HasRecurrentNodes(graph_in)) return detail::CompileRecurrent(graph_in, options);  // expand_rnn.cc
   for (const std::string& name : graph_in.inputs) {
     if (!graph_in.FindValue(name)->shape.has_value()) {
       return absl::InvalidArgumentError(absl::StrCat("graph input '", name, "' has no shape"));
@@ -249,6 +263,8 @@ absl::StatusOr<isa::Program> Compile(const Graph& graph_in, const CompileOptions
     graph = &*inferred;
   }
   TPUSIM_RETURN_IF_ERROR(CheckShapes(*graph, options.arch));
+  std::optional<Graph> bn_folded;  // BatchNormalization folded into Conv/Gemm weights (lower_conv.h)
+  graph = detail::WithBatchNormsFolded(*graph, bn_folded);
   // Softmax needs 4 rows (max, sum, scratch, data); GEMMs check their own minimum (PlanGemmNode).
   const uint64_t min_ub_rows = 4;
   if (isa::UbRows(options.arch, isa::BF16_FP32) < min_ub_rows) {

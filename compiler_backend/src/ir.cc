@@ -21,6 +21,7 @@ std::string_view DataTypeName(DataType t) {
     case DataType::kInt32: return "int32";
     case DataType::kInt64: return "int64";
     case DataType::kBool: return "bool";
+    case DataType::kUint8: return "uint8";
   }
   TPUSIM_UNREACHABLE();
 }
@@ -32,6 +33,7 @@ size_t DataTypeBytes(DataType t) {
     case DataType::kInt32: return 4;
     case DataType::kInt64: return 8;
     case DataType::kBool: return 1;
+    case DataType::kUint8: return 1;
   }
   TPUSIM_UNREACHABLE();
 }

@@ -69,6 +69,23 @@ absl::Status EmitExpandNode(const Node& node, CodegenContext& ctx);
 absl::Status EmitReduceNode(const Node& node, CodegenContext& ctx);
 // lower_softmax.cc: Softmax (opset < 13 coerces to 2-D; opset >= 13 reduces one axis).
 absl::Status EmitSoftmaxNode(const Node& node, CodegenContext& ctx);
+// lower_conv.cc: Conv (im2col + GEMM); lower_conv_norm.cc: BatchNormalization (per-channel affine on
+// the vector unit; PlanDataInput plans input 0 only) and Pad (constant mode: fill + strided copy).
+absl::Status PlanConvNode(const Node& node, CodegenContext& ctx);
+absl::Status EmitConvNode(const Node& node, CodegenContext& ctx);
+absl::Status PlanDataInput(const Node& node, CodegenContext& ctx);
+absl::Status EmitBatchNormNode(const Node& node, CodegenContext& ctx);
+absl::Status EmitPadNode(const Node& node, CodegenContext& ctx);
+// lower_pool.cc: MaxPool, AveragePool (padded scratch image + per-offset strided loads), and
+// GlobalAveragePool / GlobalMaxPool (as ReduceMean / ReduceMax). PlanPoolNode plans the scratch.
+absl::Status PlanPoolNode(const Node& node, CodegenContext& ctx);
+absl::Status EmitPoolNode(const Node& node, CodegenContext& ctx);
+// lower_misc.cc: Split, Gather (constant indices) as strided copies; PRelu on the vector unit.
+absl::Status EmitSplitNode(const Node& node, CodegenContext& ctx);
+absl::Status EmitGatherNode(const Node& node, CodegenContext& ctx);
+absl::Status EmitPReluNode(const Node& node, CodegenContext& ctx);
+// lower_layernorm.cc: LayerNormalization (statistics as row reductions, like Softmax).
+absl::Status EmitLayerNormNode(const Node& node, CodegenContext& ctx);
 // lower_layout.cc: Reshape, Flatten, Identity, Squeeze, Unsqueeze (aliases; a copy when needed).
 absl::Status PlanNothing(const Node& node, CodegenContext& ctx);
 absl::Status EmitAliasNode(const Node& node, CodegenContext& ctx);

@@ -67,4 +67,31 @@ absl::StatusOr<Shape> ExpandShape(const Node& node, const std::vector<Shape>& in
 absl::StatusOr<Shape> ClipShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
 absl::StatusOr<Shape> PowShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
 
+// The convolution family (lower_conv_attrs.cc): Conv, BatchNormalization (inference form), Pad.
+absl::StatusOr<Shape> ConvShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> BatchNormShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> PadShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+
+// Pooling, Gather, PRelu, Split, LayerNormalization (shape_functions_pool.cc).
+// Per spatial dim (input dims 2..) of a MaxPool / AveragePool / GlobalAveragePool / GlobalMaxPool
+// node: the window is input indices o*stride - pad_begin + j*dilation (j < kernel); indices outside
+// [0, in) are padding. auto_pad, ceil_mode (ONNX's output-size rule) resolved.
+struct PoolDims {
+  std::vector<int64_t> in, kernel, stride, dilation, pad_begin, pad_end, out;
+};
+absl::StatusOr<PoolDims> ResolvePool(const Node& node, const Shape& x);
+absl::StatusOr<Shape> PoolShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> GatherShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::StatusOr<Shape> PReluShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+// The part sizes along `axis` of a Split node with `outputs` outputs over input shape `x`: the split
+// input (opset >= 13, a constant) or attribute, num_outputs (opset 18), else equal parts.
+absl::StatusOr<std::vector<int64_t>> SplitSizes(const Node& node, const Shape& x, int64_t axis, const Graph& graph);
+// Ops with several outputs: every output's shape (one per node output slot, "" slots included).
+using MultiShapeFn = absl::StatusOr<std::vector<Shape>> (*)(const Node& node, const std::vector<Shape>& in,
+                                                            const Graph& graph);
+MultiShapeFn FindMultiOutputShapeFn(std::string_view op_type);  // nullptr for single-output ops
+// TPU support of MaxPool / AveragePool (no Indices output; valid geometry), LayerNormalization (scale
+// and bias with S or 1 elements); OK for other ops. Unimplemented with the reason otherwise.
+absl::Status CheckPoolOrMiscSupport(const Node& node, const Graph& graph);
+
 }  // namespace tpusim::compiler::detail

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "internal.h"
+#include "rnn_internal.h"
 #include "shape_functions.h"
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/isa/status_macros.h"
@@ -76,6 +77,20 @@ const std::map<std::string, OpInfo>& OpTable() {
       {"Expand", {detail::ExpandShape, TypeRule::kFirstInput}},
       {"Clip", {detail::ClipShape, TypeRule::kAllEqual}},
       {"Pow", {detail::PowShape, TypeRule::kFirstInput}},
+      {"LSTM", {nullptr, TypeRule::kFirstInput}},  // detail::RecurrentShapes (rnn_internal.h)
+      {"GRU", {nullptr, TypeRule::kFirstInput}},
+      {"RNN", {nullptr, TypeRule::kFirstInput}},
+      {"Conv", {detail::ConvShape, TypeRule::kAllEqual}},
+      {"BatchNormalization", {detail::BatchNormShape, TypeRule::kFirstInput}},
+      {"Pad", {detail::PadShape, TypeRule::kFirstInput}},
+      {"MaxPool", {detail::PoolShape, TypeRule::kFirstInput}},
+      {"AveragePool", {detail::PoolShape, TypeRule::kFirstInput}},
+      {"GlobalAveragePool", {detail::PoolShape, TypeRule::kFirstInput}},
+      {"GlobalMaxPool", {detail::PoolShape, TypeRule::kFirstInput}},
+      {"Gather", {detail::GatherShape, TypeRule::kFirstInput}},
+      {"PRelu", {detail::PReluShape, TypeRule::kAllEqual}},
+      {"Split", {nullptr, TypeRule::kFirstInput}},               // FindMultiOutputShapeFn
+      {"LayerNormalization", {nullptr, TypeRule::kFirstInput}},  // FindMultiOutputShapeFn
   };
   return *table;
 }
@@ -110,6 +125,15 @@ absl::StatusOr<std::vector<Shape>> InferNodeShapes(const Node& node, const std::
   if (input_shapes.size() != node.inputs.size()) {
     return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": got ", input_shapes.size(),
                                                    " input shapes for ", node.inputs.size(), " inputs"));
+  }
+  if (const detail::MultiShapeFn multi = detail::IsRecurrentOp(node.op_type) ? detail::RecurrentShapes
+                                                                             : detail::FindMultiOutputShapeFn(node.op_type)) {
+    for (size_t i = 0; i < input_shapes.size(); ++i) {
+      if (detail::Present(node, i)) TPUSIM_RETURN_IF_ERROR(CheckShape(node, input_shapes[i], "input", i));
+    }
+    TPUSIM_ASSIGN_OR_RETURN(std::vector<Shape> outs, multi(node, input_shapes, graph));
+    for (size_t i = 0; i < outs.size(); ++i) TPUSIM_RETURN_IF_ERROR(CheckShape(node, outs[i], "output", i));
+    return outs;
   }
   if (node.outputs.size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": has ", node.outputs.size(),

@@ -51,11 +51,12 @@ absl::StatusOr<DataType> DataTypeFromOnnx(int32_t elem_type, const std::string& 
     case onnx::TensorProto::INT32: return DataType::kInt32;
     case onnx::TensorProto::INT64: return DataType::kInt64;
     case onnx::TensorProto::BOOL: return DataType::kBool;
+    case onnx::TensorProto::UINT8: return DataType::kUint8;
     default: break;
   }
   return absl::InvalidArgumentError(absl::StrCat(what, " has data type ", OnnxTypeName(elem_type),
                                                  ", which is not supported (supported: FLOAT, INT8, INT32, "
-                                                 "INT64, BOOL)"));
+                                                 "INT64, BOOL, UINT8)"));
 }
 
 int32_t DataTypeToOnnx(DataType dtype) {
@@ -65,6 +66,7 @@ int32_t DataTypeToOnnx(DataType dtype) {
     case DataType::kInt32: return onnx::TensorProto::INT32;
     case DataType::kInt64: return onnx::TensorProto::INT64;
     case DataType::kBool: return onnx::TensorProto::BOOL;
+    case DataType::kUint8: return onnx::TensorProto::UINT8;
   }
   TPUSIM_UNREACHABLE();
 }
@@ -119,6 +121,7 @@ absl::StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const std
     case DataType::kInt64: TPUSIM_RETURN_IF_ERROR(CopyTyped<int64_t>(proto.int64_data(), t, what)); break;
     case DataType::kInt32: TPUSIM_RETURN_IF_ERROR(CopyTyped<int32_t>(proto.int32_data(), t, what)); break;
     case DataType::kInt8: TPUSIM_RETURN_IF_ERROR(CopyTyped<int8_t>(proto.int32_data(), t, what)); break;
+    case DataType::kUint8: TPUSIM_RETURN_IF_ERROR(CopyTyped<uint8_t>(proto.int32_data(), t, what)); break;
     case DataType::kBool: {
       uint8_t* dst = t.as<uint8_t>();
       for (int i = 0; i < proto.int32_data_size(); ++i) dst[i] = proto.int32_data(i) != 0 ? 1 : 0;

@@ -5,6 +5,9 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "internal.h"
+#include "shape_functions.h"
+#include "lower_conv.h"
+#include "rnn_internal.h"
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/isa/status_macros.h"
 
@@ -21,9 +24,21 @@ const std::set<std::string>& TpuOps() {
       "LeakyRelu",  "Clip",      "Pow",       "Softmax",   "Flatten",    "Reshape",   "Identity", "Squeeze",
       "Unsqueeze",  "Transpose", "Concat",    "Slice",     "Expand",     "ReduceSum", "ReduceMean",
       "ReduceMax",  "Constant",
+      "Conv",       "BatchNormalization", "Pad",  // lower_conv*.cc
+      "LSTM",       "GRU",       "RNN",  // unrolled at compile time (expand_rnn.cc)
+      "MaxPool",    "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Split", "Gather", "PRelu",
+      "LayerNormalization",  // lower_pool.cc, lower_misc.cc, lower_layernorm.cc
   };
   return *ops;
 }
+
+// Why the quantization ops are not lowered yet: codegen emits float-mode programs only (one mode per
+// program; the int8-mode compile path and the session split at mode changes are not written), and a
+// program binding has no uint8 element type (isa/proto/program.proto TensorType), which most ONNX
+// quantized models use.
+constexpr char kQuantCpuOnly[] =
+    "is not lowered to the TPU yet: codegen emits float-mode programs only (the int8-mode path is not "
+    "written) and program bindings have no uint8 type; it runs on the CPU";
 
 absl::Status NotSupported(const Node& node, const std::string& why) {
   return absl::UnimplementedError(absl::StrCat(node.op_type, " ", why));
@@ -37,6 +52,11 @@ std::string OperandName(const Node& node, size_t index) {
     return index < 5 ? kNames[index] : "input";
   }
   if (node.op_type == "Clip") return index == 1 ? "min" : "max";
+  if (node.op_type == "Pad") return index == 1 ? "pads" : index == 2 ? "constant_value" : "axes";
+  if (node.op_type == "BatchNormalization") {
+    static const char* const kBnNames[] = {"X", "scale", "B", "mean", "var"};
+    return index < 5 ? kBnNames[index] : "input";
+  }
   if (node.op_type == "Pow") return "exponent";
   return "axes";
 }
@@ -87,7 +107,12 @@ absl::Status CheckLegacyBroadcast(const Node& node, const Graph& graph) {
 }
 
 absl::Status Check(const Node& node, const Graph& graph, const std::set<std::string>& compile_time_inputs) {
+  if (node.op_type == "QuantizeLinear" || node.op_type == "DequantizeLinear" || node.op_type == "MatMulInteger" ||
+      node.op_type == "QLinearMatMul") {  // runs on the CPU kernel (runtime/src/cpu_kernels_quant.cc)
+    return NotSupported(node, kQuantCpuOnly);
+  }
   if (TpuOps().count(node.op_type) == 0) return NotSupported(node, "is not supported on the TPU");
+  if (detail::IsRecurrentOp(node.op_type)) return detail::CheckRecurrentSupport(node, graph, compile_time_inputs);
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     if (node.inputs[i].empty()) continue;
     if (!detail::ReadAtCompileTime(node, i)) {
@@ -113,6 +138,10 @@ absl::Status Check(const Node& node, const Graph& graph, const std::set<std::str
     return NotSupported(node, "before opset 5 (shape as an attribute) is not supported on the TPU");
   }
   if (node.op_type == "Pow") TPUSIM_RETURN_IF_ERROR(CheckPow(node, graph));
+  TPUSIM_RETURN_IF_ERROR(detail::CheckPoolOrMiscSupport(node, graph));  // shape_functions_pool.cc
+  if (node.op_type == "Conv" || node.op_type == "BatchNormalization" || node.op_type == "Pad") {
+    TPUSIM_RETURN_IF_ERROR(detail::CheckConvFamilySupport(node, graph));
+  }
   if (node.op_type == "LeakyRelu") TPUSIM_RETURN_IF_ERROR(node.GetFloat("alpha", 0.01f).status());
   if (node.op_type == "Clip" && node.opset < 11) {
     TPUSIM_RETURN_IF_ERROR(node.GetFloat("min", 0.0f).status());
@@ -156,7 +185,11 @@ bool IsCompileTimeOperand(const Node& node, size_t index) {
     return index == 1;
   }
   if (op == "Slice") return index >= 1 && index <= 4;
+  if (op == "Gather" || op == "Split") return index == 1;  // indices; split sizes
+  if (detail::IsRecurrentOp(op)) return index == 4;  // sequence_lens
   if (op == "Clip") return index == 1 || index == 2;
+  if (op == "Pad") return node.opset >= 11 && index >= 1 && index <= 3;  // pads, constant_value, axes
+  if (op == "BatchNormalization") return index >= 1 && index <= 4;     // scale, B, mean, var
   return false;
 }
 

@@ -17,7 +17,7 @@ uint64_t AlignUp(uint64_t v) {
 uint64_t AlignDown(uint64_t v) { return v / AddressSpace::kAlignment * AddressSpace::kAlignment; }
 }  // namespace
 
-AddressSpace::AddressSpace(std::string device, uint64_t base, uint64_t capacity)
+AddressSpace::AddressSpace(std::string device, uint64_t base, uint64_t capacity, uint64_t limit)
     : device_(std::move(device)) {
   const uint64_t start = AlignUp(std::max<uint64_t>(base, kAlignment));
   const uint64_t end =
@@ -25,12 +25,25 @@ AddressSpace::AddressSpace(std::string device, uint64_t base, uint64_t capacity)
                                                                        : base + capacity);
   capacity_ = end > start ? end - start : 0;
   if (capacity_ > 0) free_.emplace(start, capacity_);
+  limit_ = limit == 0 ? capacity_ : std::min(limit, capacity_);
+}
+
+absl::Status AddressSpace::CheckLimit(uint64_t limit) const {
+  if (limit <= capacity_) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(device_, ": DeviceOptions.memory_limit_bytes (", limit,
+                                                 ") exceeds the device memory of ", capacity_, " bytes"));
 }
 
 absl::StatusOr<DeviceMemory> AddressSpace::Allocate(uint64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t free_bytes = capacity_ - in_use_;
   uint64_t largest = 0;
+  if (limit_ < capacity_ && bytes > 0 && (bytes > limit_ || AlignUp(bytes) > limit_ - in_use_)) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        device_, ": cannot allocate ", bytes, " bytes (", AlignUp(std::min(bytes, capacity_)),
+        " with alignment): ", in_use_, " bytes in use of the ", limit_,
+        "-byte memory limit (DeviceOptions.memory_limit_bytes), ", limit_ - in_use_, " bytes free under it"));
+  }
   if (bytes > 0 && bytes <= capacity_) {
     const uint64_t need = AlignUp(bytes);
     for (auto it = free_.begin(); it != free_.end(); ++it) {
@@ -43,6 +56,8 @@ absl::StatusOr<DeviceMemory> AddressSpace::Allocate(uint64_t bytes) {
       if (length > need) free_.emplace(start + need, length - need);
       live_.emplace(start, Live{bytes, need});
       in_use_ += need;
+      peak_ = std::max(peak_, in_use_);
+      ++total_allocs_;
       return DeviceMemory{start, bytes};
     }
   } else {
@@ -113,6 +128,19 @@ uint64_t AddressSpace::bytes_in_use() const {
 uint64_t AddressSpace::bytes_free() const {
   std::lock_guard<std::mutex> lock(mu_);
   return capacity_ - in_use_;
+}
+
+MemoryStats AddressSpace::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  MemoryStats s;
+  s.bytes_in_use = in_use_;
+  s.peak_bytes_in_use = peak_;
+  s.bytes_limit = limit_;
+  for (const auto& [start, length] : free_) s.largest_free_block = std::max(s.largest_free_block, length);
+  s.largest_free_block = std::min(s.largest_free_block, limit_ - in_use_);
+  s.num_allocs = live_.size();
+  s.total_allocs = total_allocs_;
+  return s;
 }
 
 }  // namespace tpusim::driver::detail

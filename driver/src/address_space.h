@@ -20,8 +20,12 @@ class AddressSpace {
   static constexpr uint64_t kAlignment = 256;
 
   // `device` names the owner in error messages ("/job:localhost/.../device:TPU:0").
-  // The usable range is [base, base + capacity) shrunk to kAlignment boundaries.
-  AddressSpace(std::string device, uint64_t base, uint64_t capacity);
+  // The usable range is [base, base + capacity) shrunk to kAlignment boundaries. `limit` caps the
+  // bytes live allocations may reserve (0 = the usable range); see CheckLimit.
+  AddressSpace(std::string device, uint64_t base, uint64_t capacity, uint64_t limit = 0);
+
+  // InvalidArgument if a nonzero `limit` exceeds the usable range of this space.
+  absl::Status CheckLimit(uint64_t limit) const;
 
   // A fresh allocation of `bytes` (> 0) bytes; ResourceExhausted naming the request, the bytes free and
   // the largest free block when it does not fit.
@@ -38,6 +42,8 @@ class AddressSpace {
   // Bytes reserved by live allocations, alignment padding included.
   uint64_t bytes_in_use() const;
   uint64_t bytes_free() const;
+  // The counters, read under one lock.
+  MemoryStats stats() const;
 
  private:
   struct Live {
@@ -50,7 +56,10 @@ class AddressSpace {
   mutable std::mutex mu_;
   std::map<uint64_t, uint64_t> free_;  // start -> length, disjoint and never adjacent (coalesced)
   std::map<uint64_t, Live> live_;      // start -> allocation
+  uint64_t limit_;                     // <= capacity_
   uint64_t in_use_ = 0;
+  uint64_t peak_ = 0;
+  uint64_t total_allocs_ = 0;
 };
 
 // "0x1f00" style hex, used in every address message.

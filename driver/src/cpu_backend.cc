@@ -24,9 +24,12 @@ struct HostSpan {
 
 class CpuCore final : public StreamBackend, public std::enable_shared_from_this<CpuCore> {
  public:
-  explicit CpuCore(std::string name) : name_(name), space_(std::move(name), kCpuBase, kCpuCapacity) {}
+  CpuCore(std::string name, uint64_t memory_limit)
+      : name_(name), space_(std::move(name), kCpuBase, kCpuCapacity, memory_limit) {}
 
   const std::string& name() const { return name_; }
+  const std::string& device_name() const override { return name_; }
+  bool models_time() const override { return false; }
   const AddressSpace& space() const { return space_; }
 
   absl::StatusOr<DeviceMemory> Allocate(uint64_t bytes) {
@@ -89,6 +92,14 @@ class CpuCore final : public StreamBackend, public std::enable_shared_from_this<
     return absl::OkStatus();
   }
 
+  absl::Status Fill(DeviceMemory dst, uint8_t value, uint64_t bytes) override {
+    if (bytes == 0) return absl::OkStatus();
+    absl::StatusOr<HostSpan> d = Resolve(dst, bytes, "Memset destination");
+    if (!d.ok()) return d.status();
+    std::memset(d->data, value, bytes);
+    return absl::OkStatus();
+  }
+
   StreamWork MakeLaunch(const Executable&, std::vector<DeviceMemory>, std::vector<DeviceMemory>,
                         simulator::RunStats*) override {
     return [name = name_](uint64_t&) {
@@ -128,10 +139,9 @@ class CpuCore final : public StreamBackend, public std::enable_shared_from_this<
   std::unordered_map<uint64_t, std::shared_ptr<uint8_t>> buffers_;  // allocation start -> buffer
 };
 
-class CpuDevice final : public Device {
+class CpuDevice final : public Device, public BackendProvider {
  public:
-  explicit CpuDevice(int ordinal)
-      : ordinal_(ordinal), core_(std::make_shared<CpuCore>(DeviceName("CPU", ordinal))) {}
+  explicit CpuDevice(int ordinal, std::shared_ptr<CpuCore> core) : ordinal_(ordinal), core_(std::move(core)) {}
 
   std::string_view platform() const override { return "cpu"; }
   int ordinal() const override { return ordinal_; }
@@ -147,6 +157,8 @@ class CpuDevice final : public Device {
     return core_->Free(mem.address);
   }
   uint64_t bytes_in_use() const override { return core_->space().bytes_in_use(); }
+  MemoryStats memory_stats() const override { return core_->space().stats(); }
+  std::shared_ptr<StreamBackend> backend() const override { return core_; }
 
   absl::StatusOr<std::unique_ptr<Stream>> CreateStream() override { return NewQueuedStream(core_); }
   std::unique_ptr<Event> CreateEvent() override { return std::make_unique<EventImpl>(); }
@@ -163,6 +175,10 @@ class CpuDevice final : public Device {
 
 }  // namespace
 
-std::unique_ptr<Device> NewCpuDevice(int ordinal) { return std::make_unique<CpuDevice>(ordinal); }
+absl::StatusOr<std::unique_ptr<Device>> NewCpuDevice(int ordinal, const DeviceOptions& options) {
+  auto core = std::make_shared<CpuCore>(DeviceName("CPU", ordinal), options.memory_limit_bytes);
+  if (absl::Status s = core->space().CheckLimit(options.memory_limit_bytes); !s.ok()) return s;
+  return std::unique_ptr<Device>(new CpuDevice(ordinal, std::move(core)));
+}
 
 }  // namespace tpusim::driver::detail

@@ -1,4 +1,9 @@
 // Platforms ("cpu", "tpu"), the lookup by name, and the Device conveniences.
+#include <atomic>
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "backends.h"
@@ -22,22 +27,51 @@ absl::Status CheckOrdinal(std::string_view platform, int count, int ordinal) {
                                                  count, ")"));
 }
 
-class CpuPlatform final : public Platform {
+constexpr int kMaxDevices = 64;
+
+// The initial device count of a platform: $TPUSIM_<NAME>_DEVICES if it is an integer in
+// [1, kMaxDevices], else 1.
+int DeviceCountFromEnvironment(std::string_view platform) {
+  const std::string var = absl::StrCat("TPUSIM_", absl::AsciiStrToUpper(std::string(platform)), "_DEVICES");
+  const char* text = std::getenv(var.c_str());
+  int count = 0;
+  if (text == nullptr || !absl::SimpleAtoi(text, &count) || count < 1 || count > kMaxDevices) return 1;
+  return count;
+}
+
+// The device count every platform keeps (thread-safe).
+class CountedPlatform : public Platform {
  public:
+  explicit CountedPlatform(std::string_view name) : count_(DeviceCountFromEnvironment(name)) {}
+  int device_count() const override { return count_.load(); }
+  absl::Status SetDeviceCount(int count) override {
+    if (count < 1 || count > kMaxDevices) {
+      return absl::InvalidArgumentError(absl::StrCat("platform '", std::string(name()), "': device count ",
+                                                     count, " is out of range [1, ", kMaxDevices, "]"));
+    }
+    count_.store(count);
+    return absl::OkStatus();
+  }
+
+ private:
+  std::atomic<int> count_;
+};
+
+class CpuPlatform final : public CountedPlatform {
+ public:
+  CpuPlatform() : CountedPlatform("cpu") {}
   std::string_view name() const override { return "cpu"; }
-  int device_count() const override { return 1; }
-  absl::StatusOr<std::unique_ptr<Device>> OpenDevice(int ordinal, const DeviceOptions&) override {
+  absl::StatusOr<std::unique_ptr<Device>> OpenDevice(int ordinal, const DeviceOptions& options) override {
     TPUSIM_RETURN_IF_ERROR(CheckOrdinal(name(), device_count(), ordinal));
-    return NewCpuDevice(ordinal);
+    return NewCpuDevice(ordinal, options);
   }
 };
 
-class TpuPlatform final : public Platform {
+class TpuPlatform final : public CountedPlatform {
  public:
   // The tpu backend offers every engine, the RTL core's included (DeviceOptions::engine "rtl").
-  TpuPlatform() { rtl::RegisterRtlEngine(); }
+  TpuPlatform() : CountedPlatform("tpu") { rtl::RegisterRtlEngine(); }
   std::string_view name() const override { return "tpu"; }
-  int device_count() const override { return 1; }
   absl::StatusOr<std::unique_ptr<Device>> OpenDevice(int ordinal, const DeviceOptions& options) override {
     TPUSIM_RETURN_IF_ERROR(CheckOrdinal(name(), device_count(), ordinal));
     return NewTpuDevice(ordinal, options);

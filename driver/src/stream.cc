@@ -1,5 +1,7 @@
 // The queued stream: an in-order queue of closures drained by one worker thread per stream.
+#include <atomic>
 #include <deque>
+#include <new>
 #include <exception>
 #include <system_error>
 #include <thread>
@@ -9,6 +11,11 @@
 
 namespace tpusim::driver::detail {
 namespace {
+
+uint64_t NextStreamId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
 
 class QueuedStream final : public Stream {
  public:
@@ -45,12 +52,50 @@ class QueuedStream final : public Stream {
     Enqueue(
         [backend = backend_, dst, src, bytes](uint64_t&) { return backend->CopyWithin(dst, src, bytes); });
   }
+  void MemcpyPeer(Device& dst_device, DeviceMemory dst, DeviceMemory src, uint64_t bytes) override {
+    const auto* provider = dynamic_cast<const BackendProvider*>(&dst_device);
+    if (provider == nullptr) {
+      return Enqueue([](uint64_t&) {
+        return absl::InvalidArgumentError("MemcpyPeer: the destination device is not a tpusim device");
+      });
+    }
+    Enqueue([from = backend_, to = provider->backend(), dst, src, bytes](uint64_t&) -> absl::Status {
+      if (bytes == 0) return absl::OkStatus();
+      std::vector<uint8_t> bounce;
+      try {
+        bounce.resize(bytes);
+      } catch (const std::bad_alloc&) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("MemcpyPeer: cannot allocate a ", bytes, "-byte host bounce buffer"));
+      }
+      if (absl::Status s = from->CopyOut(bounce.data(), src, bytes); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("MemcpyPeer source: ", s.message()));
+      }
+      if (absl::Status s = to->CopyIn(dst, bounce.data(), bytes); !s.ok()) {
+        return absl::Status(s.code(), absl::StrCat("MemcpyPeer destination (", to->device_name(), "): ",
+                                                   s.message()));
+      }
+      return absl::OkStatus();
+    });
+  }
+  void Memset(DeviceMemory dst, uint8_t value, uint64_t bytes) override {
+    Enqueue([backend = backend_, dst, value, bytes](uint64_t&) { return backend->Fill(dst, value, bytes); });
+  }
   void Launch(const Executable& exe, std::vector<DeviceMemory> inputs, std::vector<DeviceMemory> outputs,
               simulator::RunStats* stats) override {
     Enqueue(backend_->MakeLaunch(exe, std::move(inputs), std::move(outputs), stats));
   }
   void LaunchHostKernel(HostKernel kernel, std::vector<DeviceMemory> buffers) override {
     Enqueue(backend_->MakeHostKernel(std::move(kernel), std::move(buffers)));
+  }
+  void AddHostCallback(std::function<void(const absl::Status&)> callback) override {
+    Op op;
+    op.always = true;
+    op.fn = [callback = std::move(callback)](const absl::Status& sticky, uint64_t&) {
+      if (callback) callback(sticky);
+      return absl::OkStatus();
+    };
+    Push(std::move(op));
   }
 
   void RecordEvent(Event& event) override {
@@ -59,8 +104,11 @@ class QueuedStream final : public Stream {
     std::shared_ptr<EventState> state = impl->state();
     const uint64_t generation = state->BeginRecord();
     Op op;
-    op.marker = [state, generation](const absl::Status& status, uint64_t clock) {
-      state->Complete(generation, status, clock);
+    op.always = true;
+    op.fn = [state, generation, id = id_, timed = backend_->models_time(), this](const absl::Status& sticky,
+                                                                                 uint64_t& clock) {
+      state->Complete(generation, sticky, clock, RecordSite{id, sequence_, timed});
+      return absl::OkStatus();
     };
     Push(std::move(op));
   }
@@ -89,16 +137,16 @@ class QueuedStream final : public Stream {
   }
 
  private:
-  // Exactly one of `work` (skipped once the stream has failed) or `marker` (always runs, and sees the
-  // sticky status and the clock) is set.
+  // One queued op: `fn` gets the sticky status and the stream clock. Unless `always` (event records,
+  // host callbacks), it is skipped once the stream has failed. Its error becomes the sticky status.
   struct Op {
-    StreamWork work;
-    std::function<void(const absl::Status&, uint64_t clock)> marker;
+    std::function<absl::Status(const absl::Status& sticky, uint64_t& clock)> fn;
+    bool always = false;
   };
 
   void Enqueue(StreamWork work) {
     Op op;
-    op.work = std::move(work);
+    op.fn = [work = std::move(work)](const absl::Status&, uint64_t& clock) { return work(clock); };
     Push(std::move(op));
   }
 
@@ -117,10 +165,10 @@ class QueuedStream final : public Stream {
     work_ready_.notify_one();
   }
 
-  // Runs one op; an exception escaping it (a host kernel's, say) becomes the op's error.
-  absl::Status RunWork(const StreamWork& work) {
+  // Runs one op; an exception escaping it (a host kernel's or callback's) becomes the op's error.
+  absl::Status RunOp(const Op& op, const absl::Status& sticky) {
     try {
-      return work(clock_);
+      return op.fn(sticky, clock_);
     } catch (const std::exception& e) {
       return absl::InternalError(absl::StrCat("stream op threw an exception: ", e.what()));
     } catch (...) {
@@ -138,12 +186,9 @@ class QueuedStream final : public Stream {
       busy_ = true;
       const absl::Status sticky = status_;
       lock.unlock();
+      ++sequence_;
       absl::Status result;
-      if (op.marker) {
-        op.marker(sticky, clock_);
-      } else if (sticky.ok()) {
-        result = RunWork(op.work);
-      }
+      if (op.always || sticky.ok()) result = RunOp(op, sticky);
       op = Op{};  // release captured state before reporting the op done
       lock.lock();
       if (!result.ok() && status_.ok()) status_ = result;
@@ -161,6 +206,8 @@ class QueuedStream final : public Stream {
   bool stop_ = false;                   // guarded by mu_
   absl::Status status_;                 // guarded by mu_: the sticky status
   uint64_t clock_ = 0;                  // worker thread only: cumulative simulated cycles
+  uint64_t sequence_ = 0;               // worker thread only: ops started so far (record positions)
+  const uint64_t id_ = NextStreamId();  // unique per process (RecordSite::stream_id)
   std::thread worker_;
 };
 

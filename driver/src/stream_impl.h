@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -29,9 +30,30 @@ class StreamBackend {
   virtual absl::Status CopyIn(DeviceMemory dst, const void* src, uint64_t bytes) = 0;
   virtual absl::Status CopyOut(void* dst, DeviceMemory src, uint64_t bytes) = 0;
   virtual absl::Status CopyWithin(DeviceMemory dst, DeviceMemory src, uint64_t bytes) = 0;
+  virtual absl::Status Fill(DeviceMemory dst, uint8_t value, uint64_t bytes) = 0;
   virtual StreamWork MakeLaunch(const Executable& exe, std::vector<DeviceMemory> inputs,
                                 std::vector<DeviceMemory> outputs, simulator::RunStats* stats) = 0;
   virtual StreamWork MakeHostKernel(HostKernel kernel, std::vector<DeviceMemory> buffers) = 0;
+  // True if launches report simulated cycles (a timing engine): events may then be timed.
+  virtual bool models_time() const = 0;
+  // The device name used in messages.
+  virtual const std::string& device_name() const = 0;
+};
+
+// Implemented by every Device of this driver: the backend its streams run against (MemcpyPeer's
+// destination side).
+class BackendProvider {
+ public:
+  virtual ~BackendProvider() = default;
+  virtual std::shared_ptr<StreamBackend> backend() const = 0;
+};
+
+// Where and when a record ran: the recording stream (unique per process, from 1), the record's
+// position among that stream's ops, and whether its device models time.
+struct RecordSite {
+  uint64_t stream_id = 0;
+  uint64_t sequence = 0;
+  bool timed = false;
 };
 
 // The state of one Event, shared by the Event object and the stream ops that record or wait on it
@@ -41,7 +63,7 @@ class EventState {
   // Called when RecordEvent is enqueued; returns the record's generation (1, 2, ...).
   uint64_t BeginRecord();
   // Called by the recording stream's worker when the marker runs.
-  void Complete(uint64_t generation, const absl::Status& status, uint64_t cycles);
+  void Complete(uint64_t generation, const absl::Status& status, uint64_t cycles, RecordSite site);
   // The newest generation recorded so far (0 if never recorded).
   uint64_t latest() const;
   // Blocks until record `generation` (and every earlier one) has completed; 0 returns at once.
@@ -50,6 +72,15 @@ class EventState {
   bool Query() const;
   absl::Status Synchronize() const;
   uint64_t cycles() const;
+  // A consistent snapshot for ElapsedCycles.
+  struct Snapshot {
+    uint64_t recorded = 0;
+    uint64_t completed = 0;
+    absl::Status status;
+    uint64_t cycles = 0;
+    RecordSite site;
+  };
+  Snapshot snapshot() const;
 
  private:
   mutable std::mutex mu_;
@@ -58,6 +89,7 @@ class EventState {
   uint64_t completed_ = 0;  // highest generation completed
   absl::Status status_;
   uint64_t cycles_ = 0;
+  RecordSite site_;
 };
 
 // The Event implementation every device's CreateEvent returns.

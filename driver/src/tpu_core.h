@@ -61,6 +61,9 @@ class TpuCore final : public StreamBackend, public std::enable_shared_from_this<
   absl::Status CopyIn(DeviceMemory dst, const void* src, uint64_t bytes) override;
   absl::Status CopyOut(void* dst, DeviceMemory src, uint64_t bytes) override;
   absl::Status CopyWithin(DeviceMemory dst, DeviceMemory src, uint64_t bytes) override;
+  absl::Status Fill(DeviceMemory dst, uint8_t value, uint64_t bytes) override;
+  bool models_time() const override { return engine_name_ != "functional"; }
+  const std::string& device_name() const override { return name_; }
   StreamWork MakeLaunch(const Executable& exe, std::vector<DeviceMemory> inputs,
                         std::vector<DeviceMemory> outputs, simulator::RunStats* stats) override;
   StreamWork MakeHostKernel(HostKernel kernel, std::vector<DeviceMemory> buffers) override;

@@ -78,7 +78,9 @@ absl::StatusOr<std::shared_ptr<TpuCore>> TpuCore::Create(std::string name, const
         engine.status().code(),
         absl::StrCat(name, ": cannot open with engine '", options.engine, "': ", engine.status().message()));
   }
-  return std::shared_ptr<TpuCore>(new TpuCore(std::move(name), options, *std::move(engine)));
+  std::shared_ptr<TpuCore> core(new TpuCore(std::move(name), options, *std::move(engine)));
+  TPUSIM_RETURN_IF_ERROR(core->space().CheckLimit(options.memory_limit_bytes));
+  return core;
 }
 
 TpuCore::TpuCore(std::string name, const DeviceOptions& options, std::unique_ptr<simulator::Engine> engine)
@@ -90,7 +92,8 @@ TpuCore::TpuCore(std::string name, const DeviceOptions& options, std::unique_ptr
       vcd_path_(options.vcd_path),
       vcd_window_(options.vcd_window),
       space_(name_, kDramBase,
-             options.arch.dram_bytes() > kDramBase ? options.arch.dram_bytes() - kDramBase : 0),
+             options.arch.dram_bytes() > kDramBase ? options.arch.dram_bytes() - kDramBase : 0,
+             options.memory_limit_bytes),
       state_(options.arch, options.arch.matmul_types(0)),
       engine_(std::move(engine)) {}
 
@@ -135,6 +138,19 @@ absl::Status TpuCore::DramMoveLocked(uint64_t dst, uint64_t src, uint64_t bytes)
   return absl::OkStatus();
 }
 
+absl::Status TpuCore::Fill(DeviceMemory dst, uint8_t value, uint64_t bytes) {
+  if (bytes == 0) return absl::OkStatus();
+  TPUSIM_RETURN_IF_ERROR(space_.Resolve(dst, bytes, "Memset destination").status());
+  const std::vector<uint8_t> pattern(std::min(bytes, kBounceBytes), value);
+  std::lock_guard<std::mutex> lock(state_mu_);
+  for (uint64_t done = 0; done < bytes;) {
+    const uint64_t n = std::min<uint64_t>(pattern.size(), bytes - done);
+    TPUSIM_RETURN_IF_ERROR(state_.dram.Write(dst.address + done, pattern.data(), n));
+    done += n;
+  }
+  return absl::OkStatus();
+}
+
 StreamWork TpuCore::MakeHostKernel(HostKernel, std::vector<DeviceMemory>) {
   return [name = name_](uint64_t&) {
     return absl::FailedPreconditionError(
@@ -146,7 +162,7 @@ StreamWork TpuCore::MakeHostKernel(HostKernel, std::vector<DeviceMemory>) {
 
 namespace {
 
-class TpuDevice final : public Device {
+class TpuDevice final : public Device, public BackendProvider {
  public:
   TpuDevice(int ordinal, std::shared_ptr<TpuCore> core) : ordinal_(ordinal), core_(std::move(core)) {}
 
@@ -171,6 +187,8 @@ class TpuDevice final : public Device {
     return core_->space().Free(mem.address);
   }
   uint64_t bytes_in_use() const override { return core_->space().bytes_in_use(); }
+  MemoryStats memory_stats() const override { return core_->space().stats(); }
+  std::shared_ptr<StreamBackend> backend() const override { return core_; }
 
   absl::StatusOr<std::unique_ptr<Stream>> CreateStream() override { return NewQueuedStream(core_); }
   std::unique_ptr<Event> CreateEvent() override { return std::make_unique<EventImpl>(); }

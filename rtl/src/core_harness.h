@@ -11,6 +11,7 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -328,7 +329,13 @@ absl::StatusOr<CoreResult> CoreHarness<M>::Run(const CoreJob& job) {
     if (!w.ok()) return absl::InternalError(absl::StrCat("instruction ", i, ": ", w.status().message()));
     words_.push_back(*w);
   }
-  context_ = std::make_unique<VerilatedContext>();
+  {
+    // Every VerilatedContext constructor writes Verilator's process-wide "last context" pointer
+    // without a lock; launches on different devices may run at once.
+    static std::mutex construction;
+    std::lock_guard<std::mutex> lock(construction);
+    context_ = std::make_unique<VerilatedContext>();
+  }
   context_->traceEverOn(!job.vcd_path.empty());
   m_ = std::make_unique<M>(context_.get());
   channel_.emplace(simulator::DramTiming::FromArch(state_->arch));

@@ -91,6 +91,11 @@ const std::vector<CpuKernel>& Registry() {
     detail::AppendReduceKernels(*kernels);
     detail::AppendUnaryKernels(*kernels);
     detail::AppendSliceKernels(*kernels);
+    detail::AppendConvKernels(*kernels);
+    detail::AppendQuantKernels(*kernels);
+    detail::AppendPoolKernels(*kernels);
+    detail::AppendMiscKernels(*kernels);
+    detail::AppendRnnKernels(*kernels);
     return kernels;
   }();
   return *registry;

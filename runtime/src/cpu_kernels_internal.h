@@ -41,5 +41,10 @@ void AppendShapeKernels(std::vector<CpuKernel>& out);
 void AppendReduceKernels(std::vector<CpuKernel>& out);
 void AppendUnaryKernels(std::vector<CpuKernel>& out);
 void AppendSliceKernels(std::vector<CpuKernel>& out);
+void AppendConvKernels(std::vector<CpuKernel>& out);  // cpu_kernels_conv.cc: Conv, BatchNormalization, Pad
+void AppendQuantKernels(std::vector<CpuKernel>& out);  // cpu_kernels_quant.cc
+void AppendPoolKernels(std::vector<CpuKernel>& out);  // cpu_kernels_pool.cc: MaxPool, AveragePool, Global*Pool
+void AppendMiscKernels(std::vector<CpuKernel>& out);  // cpu_kernels_misc.cc: Split, Gather, PRelu, LayerNormalization
+void AppendRnnKernels(std::vector<CpuKernel>& out);  // cpu_kernels_rnn.cc: LSTM, GRU, RNN
 
 }  // namespace tpusim::runtime::detail

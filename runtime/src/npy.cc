@@ -23,7 +23,7 @@ struct DescrEntry {
 };
 constexpr DescrEntry kDescrs[] = {
     {"<f4", DataType::kFloat32}, {"<i8", DataType::kInt64}, {"<i4", DataType::kInt32},
-    {"|i1", DataType::kInt8},    {"|b1", DataType::kBool},
+    {"|i1", DataType::kInt8},    {"|b1", DataType::kBool}, {"|u1", DataType::kUint8},
 };
 
 // The parsed header dict. Values are kept raw; the caller checks which keys are present.

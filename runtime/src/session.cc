@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "session_impl.h"
+#include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/isa/status_macros.h"
 #include "tpusim/runtime/cpu_kernels.h"
 
@@ -15,6 +16,11 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(compiler::Graph graph, 
   }
   TPUSIM_RETURN_IF_ERROR(graph.Validate());
   TPUSIM_RETURN_IF_ERROR(InferShapesWithCpuKernels(graph));
+  // Shape-only subgraphs become constants before placement; shapes downstream of them follow.
+  for (int folded = 1; folded > 0;) {
+    TPUSIM_ASSIGN_OR_RETURN(folded, compiler::FoldShapeSubgraphs(graph));
+    if (folded > 0) TPUSIM_RETURN_IF_ERROR(InferShapesWithCpuKernels(graph));
+  }
   std::set<std::string> compile_time_inputs = detail::FindCompileTimeInputs(graph);
   TPUSIM_ASSIGN_OR_RETURN(std::vector<Placement> placements,
                           detail::PlaceNodes(graph, options, compile_time_inputs));

@@ -79,6 +79,7 @@ compiler::Tensor RandomTensor(DataType dtype, const compiler::Shape& shape, uint
       case DataType::kInt32: t.as<int32_t>()[i] = static_cast<int32_t>(small); break;
       case DataType::kInt64: t.as<int64_t>()[i] = small; break;
       case DataType::kBool: t.as<uint8_t>()[i] = static_cast<uint8_t>(r & 1); break;
+      case DataType::kUint8: t.as<uint8_t>()[i] = static_cast<uint8_t>(small + 4); break;  // [0, 8]
     }
   }
   return t;

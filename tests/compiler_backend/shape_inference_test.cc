@@ -177,21 +177,21 @@ TEST(ShapeInferenceTest, ArgMaxGivesInt64AndMixedTypesAreRejected) {
 }
 
 TEST(ShapeInferenceTest, UnknownOpIsUnimplementedAndOthersStillInferred) {
-  // in0 -> Conv (no shape function) -> c ; in0 -> Relu -> out
+  // in0 -> ConvTranspose (no shape function) -> c ; in0 -> Relu -> out
   Graph g = MakeGraph({"Relu", {{1, 3, 8, 8}}});
   g.AddValue("c", DataType::kFloat32);
   Node conv;
   conv.name = "conv0";
-  conv.op_type = "Conv";
+  conv.op_type = "ConvTranspose";
   conv.inputs = {"in0"};
   conv.outputs = {"c"};
   g.nodes.insert(g.nodes.begin(), conv);
   absl::Status s = InferShapes(g);
   EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented);
-  EXPECT_THAT(std::string(s.message()), HasSubstr("Conv (node 'conv0')"));
+  EXPECT_THAT(std::string(s.message()), HasSubstr("ConvTranspose (node 'conv0')"));
   EXPECT_FALSE(g.FindValue("c")->shape.has_value());
   EXPECT_EQ(g.FindValue("out")->shape, Shape({1, 3, 8, 8}));
-  EXPECT_FALSE(HasShapeFunction("Conv"));
+  EXPECT_FALSE(HasShapeFunction("ConvTranspose"));
   EXPECT_TRUE(HasShapeFunction("MatMul"));
 }
 

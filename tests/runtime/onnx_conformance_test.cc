@@ -35,7 +35,10 @@ const std::set<std::string> kTpuOpTypes = {
     "Tanh",    "Softmax", "Flatten",  "Reshape",   "Identity",  "Constant",   "Exp",      "Log",
     "Sqrt",    "Reciprocal", "Abs",   "Neg",       "Erf",       "LeakyRelu",  "Clip",     "Pow",
     "Transpose", "Concat", "Slice",   "Squeeze",   "Unsqueeze", "Expand",     "ReduceSum", "ReduceMean",
-    "ReduceMax"};
+    "ReduceMax",
+    "Conv",    "BatchNormalization", "Pad", "MaxPool",  "AveragePool", "GlobalAveragePool",
+    "GlobalMaxPool", "Split", "Gather",  "PRelu",   "LayerNormalization", "Shape",  "Size",
+    "Cast",    "ConstantOfShape", "LSTM", "GRU",     "RNN"};
 
 // The TPU engines every conformance test runs on.
 const std::vector<std::string> kEngines = {"functional", "cycle"};

@@ -48,8 +48,15 @@ absl::Status CheckTpuSupport(const Node& node, const Graph& graph, const std::se
 // True if the TPU lowering of `node` reads input `index` only at compile time, so a graph input used
 // only in such places may be a compile-time input (above): Reshape's and Expand's shape, Squeeze's and
 // Unsqueeze's axes, Slice's starts/ends/axes/steps, ReduceSum/ReduceMean/ReduceMax's axes, Clip's
-// min/max.
+// min/max, Pad's pads/constant_value/axes (opset >= 11), BatchNormalization's scale/B/mean/var.
 bool IsCompileTimeOperand(const Node& node, size_t index);
+
+// Folds shape-only subgraphs at compile time (fold_shapes.cc): Shape and Size of values with known
+// shapes, and Gather, Slice, Concat, Unsqueeze, Squeeze, Reshape, Flatten, Identity, Cast, Equal, Where,
+// ConstantOfShape, Range and integer Neg/Add/Sub/Mul/Div whose inputs are all constants. Folded outputs
+// become constants and their nodes leave the graph. Returns how many nodes folded; run shape inference
+// again afterwards (and fold again while it returns > 0): values downstream may now have shapes.
+absl::StatusOr<int> FoldShapeSubgraphs(Graph& graph);
 
 // Fills Value::shape of every node output from input shapes (every graph input must have a shape).
 // Supports the TPU ops; InvalidArgument on shape mismatches naming node and shapes.

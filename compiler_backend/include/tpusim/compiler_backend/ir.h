@@ -13,7 +13,7 @@
 
 namespace tpusim::compiler {
 
-enum class DataType { kFloat32, kInt8, kInt32, kInt64, kBool };
+enum class DataType { kFloat32, kInt8, kInt32, kInt64, kBool, kUint8 };  // kUint8: ONNX UINT8 (quantized tensors)
 std::string_view DataTypeName(DataType t);
 size_t DataTypeBytes(DataType t);
 

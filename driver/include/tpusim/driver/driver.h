@@ -53,12 +53,30 @@ struct DeviceOptions {
   // file that exists is overwritten. Empty = no waveforms.
   std::string vcd_path;
   simulator::VcdWindow vcd_window;
+  // Both platforms: the most bytes live allocations (program frames and the 256-byte alignment
+  // padding included) may hold at once; 0 = the whole device memory (tpu: the arch's DRAM less its
+  // reserved first page; cpu: 1 TiB of addresses). A limit above that is InvalidArgument at open.
+  // Allocate/LoadProgram beyond it fail with ResourceExhausted naming the request, the bytes in use
+  // and the limit.
+  uint64_t memory_limit_bytes = 0;
+};
+
+// A device's memory counters (Device::memory_stats), in bytes as reserved (rounded up to the 256-byte
+// alignment). A consistent snapshot: all fields are read under one lock.
+struct MemoryStats {
+  uint64_t bytes_in_use = 0;        // held by live allocations, program frames included
+  uint64_t peak_bytes_in_use = 0;   // the most bytes_in_use has been since the device was opened
+  uint64_t bytes_limit = 0;         // DeviceOptions::memory_limit_bytes, or the whole memory if 0
+  uint64_t largest_free_block = 0;  // the largest allocation that could succeed now
+  uint64_t num_allocs = 0;          // live allocations
+  uint64_t total_allocs = 0;        // successful allocations since the device was opened
 };
 
 // A host kernel for the cpu backend: receives host pointers for the DeviceMemory arguments of the
 // launch, in order. Runs on the stream's thread.
 using HostKernel = std::function<absl::Status(const std::vector<void*>& buffers)>;
 
+class Device;
 class Event;
 class Stream;
 
@@ -82,6 +100,18 @@ class Stream {
   virtual void MemcpyHostToDevice(DeviceMemory dst, const void* src, uint64_t bytes) = 0;
   virtual void MemcpyDeviceToHost(void* dst, DeviceMemory src, uint64_t bytes) = 0;
   virtual void MemcpyDeviceToDevice(DeviceMemory dst, DeviceMemory src, uint64_t bytes) = 0;
+  // Copies `bytes` from `src` on this stream's device to `dst` on `dst_device` (another device, of
+  // either platform, or the same one) through a host bounce buffer. Ordered on this stream only: order
+  // it against `dst_device`'s streams with events. Errors (either side) are sticky on this stream.
+  // `dst_device` may be destroyed before the copy runs (the copy keeps its memory alive).
+  virtual void MemcpyPeer(Device& dst_device, DeviceMemory dst, DeviceMemory src, uint64_t bytes) = 0;
+  // Sets `bytes` bytes from `dst` to `value` (cudaMemsetAsync).
+  virtual void Memset(DeviceMemory dst, uint8_t value, uint64_t bytes) = 0;
+  // Runs `callback` on the stream's worker thread when all work enqueued before it has completed, in
+  // stream order (later work waits for it), with the stream's sticky status at that point. It runs
+  // even after the stream failed (cudaStreamAddCallback). It must not enqueue work on or synchronize
+  // this stream (deadlock); an exception escaping it becomes the stream's sticky error.
+  virtual void AddHostCallback(std::function<void(const absl::Status& stream_status)> callback) = 0;
   // tpu: copies each input buffer to its binding's frame slot (inputs in program.inputs order), runs
   // the program, copies the output slots into `outputs` (program.outputs order). Sizes must match the
   // bindings. If `stats` is non-null it is filled when the launch completes (keep it alive until then).
@@ -110,6 +140,15 @@ class Event {
   virtual uint64_t cycles() const = 0;
 };
 
+// Simulated cycles between two completed records on one stream of a device whose engine models time
+// (tpu "cycle" or "rtl"): end.cycles() - start.cycles(), i.e. the cycles of the launches enqueued
+// between them (cudaEventElapsedTime in cycles). FailedPrecondition if either event was never
+// recorded, if they were recorded on different streams, or on a device without a timing engine
+// (cpu, "functional"); Unavailable if either has not completed yet (cudaErrorNotReady);
+// InvalidArgument if `end` was recorded before `start`; the recording stream's error if it failed.
+// Events from another implementation are InvalidArgument.
+absl::StatusOr<uint64_t> ElapsedCycles(const Event& start, const Event& end);
+
 class Device {
  public:
   virtual ~Device() = default;
@@ -124,6 +163,7 @@ class Device {
   // InvalidArgument if `mem` is not a live allocation of this device.
   virtual absl::Status Free(DeviceMemory mem) = 0;
   virtual uint64_t bytes_in_use() const = 0;
+  virtual MemoryStats memory_stats() const = 0;
 
   virtual absl::StatusOr<std::unique_ptr<Stream>> CreateStream() = 0;
   virtual std::unique_ptr<Event> CreateEvent() = 0;
@@ -141,8 +181,13 @@ class Platform {
  public:
   virtual ~Platform() = default;
   virtual std::string_view name() const = 0;
+  // Devices OpenDevice accepts: ordinals [0, device_count()). Starts at the environment variable
+  // TPUSIM_<NAME>_DEVICES (TPUSIM_TPU_DEVICES=4: tpu:0..tpu:3) if it holds an integer in [1, 64], else 1.
   virtual int device_count() const = 0;
-  // Opens a new device instance (each open has its own memory and state).
+  // Changes device_count (InvalidArgument outside [1, 64]); devices already open stay open.
+  virtual absl::Status SetDeviceCount(int count) = 0;
+  // Opens a new device instance (each open has its own memory, device state, engine and launch
+  // serialization; opening an ordinal twice gives two independent instances).
   virtual absl::StatusOr<std::unique_ptr<Device>> OpenDevice(int ordinal, const DeviceOptions& options) = 0;
 };
 

@@ -8,7 +8,8 @@
 // default 1; opset >= 13: along `axis`, default -1), Flatten, Reshape (0 and -1, allowzero), Identity,
 // Constant, Log, Sqrt, Reciprocal, Erf, LeakyRelu, Abs, Neg, Clip, Pow, Transpose (perm), Concat, Slice,
 // Squeeze, Unsqueeze, Expand, ReduceSum, ReduceMean, ReduceMax (axes attribute or input; keepdims,
-// noop_with_empty_axes), and the CPU-only op ArgMax (axis, keepdims, select_last_index; int64 output).
+// noop_with_empty_axes), QuantizeLinear, DequantizeLinear, MatMulInteger, QLinearMatMul (int8/uint8;
+// cpu_kernels_quant.cc), and the CPU-only op ArgMax (axis, keepdims, select_last_index; int64 output).
 //
 // Threading: kernels are pure functions of their arguments; any thread may call them concurrently.
 #pragma once

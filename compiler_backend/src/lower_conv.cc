@@ -1,0 +1,247 @@
+// Conv -> im2col + the tiled GEMM (codegen_gemm.h), for any spatial rank, strides, pads, dilations,
+// auto_pad and group (depthwise included).
+//
+// Per group g the convolution is one GEMM  Y_g[m, co] = sum_k A_g[m, k] . B_g[k, co] + bias[co]  with
+//   m  = (n, output position)            M_total = N * prod(out)
+//   k  = (ci, kernel offset)             K = C/group * prod(kernel)
+//   co = output channel within group g   Cout/group
+// A is the im2col matrix, built in a scratch region of the frame laid out [C][kernel offset][N][out]
+// (so each group's A is a contiguous slab, read with row stride 1 per m and lane stride N * prod(out)
+// per k). It is filled by one strided copy (codegen_copy.h: the DMA's two strides plus loops) per
+// kernel offset, covering every channel and batch index at once over the rectangle of output positions
+// whose input lies inside X; the positions that read padding stay zero, written by a fill first (only
+// when some do). A 1x1 kernel with unit strides, no padding and N = 1 skips im2col: A is X itself.
+// B is W as it is stored ([Cout][C/group][kernel]: element (k, co) at co * K + k): a constant W is
+// split into its bf16 parts at compile time, a W computed at run time by the vector unit (multi-pass
+// precisions) or read as fp32 (bf16). The bias enters as the GEMM epilogue's bias row (ACTIVATE), so
+// it costs no extra pass. The GEMM stores Y with lane stride prod(out), which is NCHW directly when
+// N = 1; for N > 1 it goes to a [Cout][N][out] scratch and one strided copy reorders it, so the weights
+// of every batch index share one GEMM (weight reuse across the batch).
+//
+// Depthwise (group == C) uses the same grouped GEMM with one output column per group: correct for
+// every channel multiplier and exact to the chosen precision, but it fills one array column of each
+// weight tile; a vector-unit multiply-accumulate would use the hardware better (left for later).
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "codegen_copy.h"
+#include "codegen_gemm.h"
+#include "codegen_vector.h"
+#include "lower_conv.h"
+#include "lowering.h"
+#include "tpusim/isa/status_macros.h"
+
+namespace tpusim::compiler::codegen {
+namespace {
+
+bool HasInput(const Node& node, size_t i) { return node.inputs.size() > i && !node.inputs[i].empty(); }
+
+std::string Im2colKey(const Node& node) { return absl::StrCat(node.name, "/im2col"); }
+std::string GemmOutKey(const Node& node) { return absl::StrCat(node.name, "/gemm_out"); }
+std::string WPartKey(const Node& node, int part) { return absl::StrCat(node.name, "/w_bf16_part", part); }
+
+uint64_t Product(const std::vector<int64_t>& v) {
+  uint64_t p = 1;
+  for (int64_t d : v) p *= static_cast<uint64_t>(d);
+  return p;
+}
+
+// True when A is X itself: a 1x1 kernel with unit strides, no padding and one batch index.
+bool IsDirect(const detail::ConvGeometry& g) {
+  if (g.batch != 1) return false;
+  for (int64_t d = 0; d < g.spatial_rank(); ++d) {
+    if (g.kernel[d] != 1 || g.stride[d] != 1 || g.pad_begin[d] != 0 || g.pad_end[d] != 0) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<detail::ConvGeometry> Geometry(const Node& node, CodegenContext& ctx) {
+  if (!HasInput(node, 0) || !HasInput(node, 1) || node.outputs.empty() || node.outputs[0].empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": needs inputs X, W and output Y"));
+  }
+  for (const std::string& name : node.inputs) {
+    if (!name.empty()) TPUSIM_RETURN_IF_ERROR(ctx.RequireFloat(node, name));
+  }
+  TPUSIM_RETURN_IF_ERROR(ctx.RequireFloat(node, node.outputs[0]));
+  return detail::ResolveConv(node, ctx.ShapeOf(node.inputs[0]), ctx.ShapeOf(node.inputs[1]));
+}
+
+// Per spatial dim, the output positions [lo, lo + count) whose input index for kernel offset `kk`
+// lies inside X (count 0: none).
+struct ValidRange {
+  int64_t lo = 0, count = 0;
+};
+ValidRange Valid(const detail::ConvGeometry& g, int64_t d, int64_t kk) {
+  const int64_t shift = kk * g.dilation[d] - g.pad_begin[d];  // input index of output 0
+  const int64_t s = g.stride[d];
+  // smallest o with o * s + shift >= 0, largest o with o * s + shift <= in - 1
+  const int64_t lo = shift >= 0 ? 0 : (-shift + s - 1) / s;
+  const int64_t top = g.in[d] - 1 - shift;
+  const int64_t hi = top < 0 ? -1 : std::min(g.out[d] - 1, top / s);
+  return {lo, std::max<int64_t>(0, hi - lo + 1)};
+}
+
+// Writes the im2col matrix of X into `col` (layout in the file comment).
+void EmitIm2col(CodegenContext& ctx, const detail::ConvGeometry& g, uint64_t x, uint64_t col) {
+  const size_t k = static_cast<size_t>(g.spatial_rank());
+  const uint64_t kk_count = Product(g.kernel), out_size = Product(g.out), in_size = Product(g.in);
+  const uint64_t batch = static_cast<uint64_t>(g.batch), chans = static_cast<uint64_t>(g.in_channels);
+  const std::vector<uint64_t> in_strides = RowMajorStrides(g.in), out_strides = RowMajorStrides(g.out);
+  // Zero first if any kernel offset reads padding for some output position.
+  bool padded = false;
+  std::vector<int64_t> kk(k, 0);
+  for (uint64_t i = 0; i < kk_count; ++i) {
+    for (size_t d = 0; d < k; ++d) padded = padded || Valid(g, static_cast<int64_t>(d), kk[d]).count != g.out[d];
+    for (size_t d = k; d-- > 0;) {
+      if (++kk[d] < g.kernel[d]) break;
+      kk[d] = 0;
+    }
+  }
+  if (padded) EmitFill(ctx, col, chans * kk_count * batch * out_size, 0.0f);
+  std::fill(kk.begin(), kk.end(), 0);
+  for (uint64_t i = 0; i < kk_count; ++i) {
+    std::vector<CopyDim> dims = {{chans, static_cast<int64_t>(in_size), kk_count * batch * out_size},
+                                 {batch, static_cast<int64_t>(chans * in_size), out_size}};
+    int64_t src = 0;
+    uint64_t dst = i * batch * out_size;
+    bool empty = false;
+    for (size_t d = 0; d < k; ++d) {
+      const ValidRange r = Valid(g, static_cast<int64_t>(d), kk[d]);
+      empty = empty || r.count == 0;
+      const int64_t first_in = r.lo * g.stride[d] + kk[d] * g.dilation[d] - g.pad_begin[d];
+      src += first_in * static_cast<int64_t>(in_strides[d]);
+      dst += static_cast<uint64_t>(r.lo) * out_strides[d];
+      dims.push_back({static_cast<uint64_t>(r.count), g.stride[d] * static_cast<int64_t>(in_strides[d]),
+                      out_strides[d]});
+    }
+    if (!empty) EmitStridedCopy(ctx, x + static_cast<uint64_t>(src) * kF32Bytes, col + dst * kF32Bytes, dims);
+    for (size_t d = k; d-- > 0;) {
+      if (++kk[d] < g.kernel[d]) break;
+      kk[d] = 0;
+    }
+  }
+}
+
+}  // namespace
+
+void EmitFill(CodegenContext& ctx, uint64_t addr, uint64_t n, float value) {
+  if (n == 0) return;
+  const uint64_t L = ctx.lanes();
+  const uint64_t full = n / L;
+  UbAllocator ub = ctx.NewUb();
+  const uint64_t chunk = std::max<uint64_t>(1, std::min({full, ub.free(), kMaxInstRows, uint64_t{64}}));
+  const uint64_t row = ub.Take(chunk);
+  ctx.Vector(isa::VectorOp::Fill, row, row, row, chunk, false, value);
+  for (uint64_t r = 0; r < full; r += chunk) {
+    ctx.Store(isa::DType::F32, DramView{addr + r * L * kF32Bytes, L, 1}, row, std::min(chunk, full - r), L);
+  }
+  if (n % L != 0) ctx.Store(isa::DType::F32, DramView{addr + full * L * kF32Bytes, L, 1}, row, 1, n % L);
+}
+
+absl::Status PlanConvNode(const Node& node, CodegenContext& ctx) {
+  TPUSIM_ASSIGN_OR_RETURN(detail::ConvGeometry g, Geometry(node, ctx));
+  if (ctx.ub_rows() < GemmMinUbRows(ctx.precision())) {
+    return absl::ResourceExhaustedError(absl::StrCat(NodeLabel(node), ": ", std::string(PrecisionName(ctx.precision())),
+                                                     " precision needs at least ", GemmMinUbRows(ctx.precision()),
+                                                     " UB rows, arch ", ctx.arch().name(), " has ", ctx.ub_rows()));
+  }
+  TPUSIM_RETURN_IF_ERROR(ctx.F32Region(node.inputs[0]).status());
+  if (HasInput(node, 2)) TPUSIM_RETURN_IF_ERROR(ctx.F32Region(node.inputs[2]).status());
+  const std::string& w = node.inputs[1];
+  const int parts = NumBf16Parts(ctx.precision());
+  if (ctx.ValueOf(w).constant.has_value()) {
+    for (int p = 0; p < parts; ++p) TPUSIM_RETURN_IF_ERROR(ctx.ConstantBf16Part(w, p, parts).status());
+  } else {
+    TPUSIM_RETURN_IF_ERROR(ctx.F32Region(w).status());
+    const uint64_t n = static_cast<uint64_t>(NumElements(ctx.ShapeOf(w)));
+    for (int p = 0; parts > 1 && p < parts; ++p) ctx.AllocateScratch(WPartKey(node, p), n * kBf16Bytes);
+  }
+  const uint64_t m_total = static_cast<uint64_t>(g.batch) * Product(g.out);
+  if (!IsDirect(g)) {
+    ctx.AllocateScratch(Im2colKey(node),
+                        static_cast<uint64_t>(g.in_channels) * Product(g.kernel) * m_total * kF32Bytes);
+  }
+  if (g.batch > 1) ctx.AllocateScratch(GemmOutKey(node), static_cast<uint64_t>(g.out_channels) * m_total * kF32Bytes);
+  return absl::OkStatus();
+}
+
+absl::Status EmitConvNode(const Node& node, CodegenContext& ctx) {
+  TPUSIM_ASSIGN_OR_RETURN(detail::ConvGeometry g, Geometry(node, ctx));
+  const uint64_t out_size = Product(g.out), batch = static_cast<uint64_t>(g.batch);
+  const uint64_t m_total = batch * out_size;
+  if (m_total == 0 || g.out_channels == 0) return absl::OkStatus();
+  const uint64_t kk_count = Product(g.kernel);
+  const uint64_t cg = static_cast<uint64_t>(g.in_per_group()), mg = static_cast<uint64_t>(g.out_per_group());
+  const uint64_t K = cg * kk_count;
+  if (K == 0) return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": empty reduction (no input channels)"));
+
+  TPUSIM_ASSIGN_OR_RETURN(uint64_t x, ctx.F32Region(node.inputs[0]));
+  TPUSIM_ASSIGN_OR_RETURN(uint64_t y, ctx.F32Region(node.outputs[0]));
+  // W's parts (bf16, or one fp32 tensor in bf16 precision when W is computed at run time).
+  const std::string& w = node.inputs[1];
+  const int parts = NumBf16Parts(ctx.precision());
+  std::vector<uint64_t> w_parts;
+  isa::DType w_dtype = isa::DType::BF16;
+  if (ctx.ValueOf(w).constant.has_value()) {
+    for (int p = 0; p < parts; ++p) {
+      TPUSIM_ASSIGN_OR_RETURN(uint64_t addr, ctx.ConstantBf16Part(w, p, parts));
+      w_parts.push_back(addr);
+    }
+  } else if (parts == 1) {
+    TPUSIM_ASSIGN_OR_RETURN(uint64_t addr, ctx.F32Region(w));
+    w_parts.push_back(addr);
+    w_dtype = isa::DType::F32;
+  } else {
+    for (int p = 0; p < parts; ++p) {
+      TPUSIM_ASSIGN_OR_RETURN(uint64_t addr, ctx.Scratch(WPartKey(node, p)));
+      w_parts.push_back(addr);
+    }
+    TPUSIM_ASSIGN_OR_RETURN(uint64_t src, ctx.F32Region(w));
+    EmitSplitToBf16Parts(ctx, src, w_parts, static_cast<uint64_t>(NumElements(ctx.ShapeOf(w))));
+  }
+  const uint64_t w_bytes = w_dtype == isa::DType::BF16 ? kBf16Bytes : kF32Bytes;
+
+  const bool direct = IsDirect(g);
+  uint64_t a_base = x, a_lane_stride = out_size;  // direct: A(m, c) = X[c][m]
+  if (!direct) {
+    TPUSIM_ASSIGN_OR_RETURN(a_base, ctx.Scratch(Im2colKey(node)));
+    EmitIm2col(ctx, g, x, a_base);
+    a_lane_stride = m_total;
+  }
+  uint64_t y_base = y;
+  if (batch > 1) {
+    TPUSIM_ASSIGN_OR_RETURN(y_base, ctx.Scratch(GemmOutKey(node)));
+  }
+  std::optional<uint64_t> bias;
+  if (HasInput(node, 2)) {
+    TPUSIM_ASSIGN_OR_RETURN(bias, ctx.F32Region(node.inputs[2]));
+  }
+
+  for (uint64_t grp = 0; grp < static_cast<uint64_t>(g.group); ++grp) {
+    GemmOperands op;
+    op.m = m_total;
+    op.n = mg;
+    op.k = K;
+    op.a = DramView{a_base + grp * K * a_lane_stride * kF32Bytes, 1, a_lane_stride};
+    for (uint64_t base : w_parts) op.b_parts.push_back(DramView{base + grp * mg * K * w_bytes, 1, K});
+    op.b_dtype = w_dtype;
+    op.y = DramView{y_base + grp * mg * m_total * kF32Bytes, 1, m_total};
+    GemmEpilogue e;
+    if (bias.has_value()) e.bias = DramView{*bias + grp * mg * kF32Bytes, 0, 1};
+    EmitGemm(ctx, op, e);
+  }
+  if (batch > 1) {  // [Cout][N][out] -> [N][Cout][out]
+    const uint64_t cout = static_cast<uint64_t>(g.out_channels);
+    EmitStridedCopy(ctx, y_base, y,
+                    {{batch, static_cast<int64_t>(out_size), cout * out_size},
+                     {cout, static_cast<int64_t>(m_total), out_size},
+                     {out_size, 1, 1}});
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tpusim::compiler::codegen

@@ -1,0 +1,76 @@
+// The convolution family of the compiler backend (Conv, BatchNormalization, Pad): attribute resolution
+// shared by shape inference, the TPU support check and codegen, plus the BatchNormalization folding
+// pass. Private to compiler_backend/src.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tpusim/compiler_backend/ir.h"
+
+namespace tpusim::compiler::detail {
+
+// A Conv resolved against its input shapes X [N, C, D1..Dk] and W [M, C/group, K1..Kk] (ONNX opset 1+):
+// per spatial dim the kernel extent, stride, dilation, leading and trailing zero padding (auto_pad
+// applied) and the output extent floor((in + pad_begin + pad_end - ((kernel - 1) * dilation + 1)) /
+// stride) + 1.
+struct ConvGeometry {
+  int64_t batch = 0, in_channels = 0, out_channels = 0, group = 1;
+  std::vector<int64_t> in, kernel, stride, dilation, pad_begin, pad_end, out;
+  int64_t in_per_group() const { return in_channels / group; }
+  int64_t out_per_group() const { return out_channels / group; }
+  int64_t spatial_rank() const { return static_cast<int64_t>(in.size()); }
+};
+// InvalidArgument naming the node for inconsistent shapes or attributes (channel counts that do not
+// match group, a kernel_shape that disagrees with W, wrong list lengths, non-positive strides or
+// dilations, negative pads, an empty output extent, an unknown auto_pad).
+absl::StatusOr<ConvGeometry> ResolveConv(const Node& node, const Shape& x, const Shape& w);
+
+// BatchNormalization's per-channel affine form y = x * a[c] + b[c] with a = scale / sqrt(var + eps) and
+// b = B - mean * a, computed in double and rounded to float. The parameters are compile-time operands
+// (compiler.h IsCompileTimeOperand): graph inputs used only there are baked into the program. Needs scale, B, mean and var as constants
+// with `channels` elements each (Unimplemented naming the input otherwise) and inference mode
+// (training_mode 0, one output: Unimplemented otherwise).
+struct ChannelAffine {
+  std::vector<float> a, b;
+};
+absl::StatusOr<ChannelAffine> BatchNormAffine(const Node& node, const Graph& graph, int64_t channels);
+// The attribute and arity part of that check alone (parameters not looked at).
+absl::Status CheckBatchNormForm(const Node& node);
+
+// Pad (constant mode) resolved against an input shape: per dim the elements added before and after
+// (negative: removed), the fill value and the output shape. Opset < 11 reads the attributes pads /
+// paddings and value; opset >= 11 the constant inputs pads, constant_value and (opset >= 18) axes.
+struct PadSpec {
+  std::string mode = "constant";
+  std::vector<int64_t> begin, end;
+  float value = 0.0f;
+  Shape out;
+};
+absl::StatusOr<PadSpec> ResolvePad(const Node& node, const Shape& x, const Graph& graph);
+
+// TPU support checks (tpu_support.cc calls them for these op types): OK or Unimplemented naming the
+// attribute or input the TPU lowering does not handle.
+absl::Status CheckConvFamilySupport(const Node& node, const Graph& graph);
+
+// Compile-time legalization: every BatchNormalization (inference form, constant parameters) that
+// directly follows a Conv or a Gemm / 2-D MatMul with a constant weight, whose output nothing else
+// reads and which is not a graph output, is folded into that node's weights and bias (new constant
+// values "<bn node>/folded_weight" and "/folded_bias"); the BatchNormalization node is removed. Returns
+// the number of nodes folded. Shapes must be known.
+int FoldBatchNorms(Graph& graph);
+
+// FoldBatchNorms on a copy kept in `storage` when anything folds; otherwise `graph` itself.
+const Graph* WithBatchNormsFolded(const Graph& graph, std::optional<Graph>& storage);
+
+}  // namespace tpusim::compiler::detail
+
+namespace tpusim::compiler::codegen {
+class CodegenContext;
+// Writes `value` to the n contiguous fp32 elements at frame address `addr` (one VECTOR fill of a few UB
+// rows, then STOREs of them). Emit phase only.
+void EmitFill(CodegenContext& ctx, uint64_t addr, uint64_t n, float value);
+}  // namespace tpusim::compiler::codegen

@@ -1,0 +1,16 @@
+# cmake -DLIB=<libtpusim_c.so> -P check_exports.cmake: fails unless the library's dynamic symbol table
+# defines exactly one symbol, tpusim_get_api.
+execute_process(COMMAND nm -D --defined-only ${LIB} OUTPUT_VARIABLE _out RESULT_VARIABLE _rc)
+if(NOT _rc EQUAL 0)
+  message(FATAL_ERROR "nm -D --defined-only ${LIB} failed (${_rc})")
+endif()
+string(REGEX MATCHALL "[^\n]+" _lines "${_out}")
+set(_names "")
+foreach(_line IN LISTS _lines)
+  string(REGEX REPLACE "^.* " "" _name "${_line}")
+  list(APPEND _names ${_name})
+endforeach()
+if(NOT _names STREQUAL "tpusim_get_api")
+  message(FATAL_ERROR "${LIB} must export only tpusim_get_api; it defines: ${_names}")
+endif()
+message(STATUS "${LIB} exports only tpusim_get_api")
