@@ -144,11 +144,7 @@ void EmitFill(CodegenContext& ctx, uint64_t addr, uint64_t n, float value) {
 
 absl::Status PlanConvNode(const Node& node, CodegenContext& ctx) {
   TPUSIM_ASSIGN_OR_RETURN(detail::ConvGeometry g, Geometry(node, ctx));
-  if (ctx.ub_rows() < GemmMinUbRows(ctx.precision())) {
-    return absl::ResourceExhaustedError(absl::StrCat(NodeLabel(node), ": ", std::string(PrecisionName(ctx.precision())),
-                                                     " precision needs at least ", GemmMinUbRows(ctx.precision()),
-                                                     " UB rows, arch ", ctx.arch().name(), " has ", ctx.ub_rows()));
-  }
+  TPUSIM_RETURN_IF_ERROR(CheckUbHoldsGemm(node, ctx));
   TPUSIM_RETURN_IF_ERROR(ctx.F32Region(node.inputs[0]).status());
   if (HasInput(node, 2)) TPUSIM_RETURN_IF_ERROR(ctx.F32Region(node.inputs[2]).status());
   const std::string& w = node.inputs[1];

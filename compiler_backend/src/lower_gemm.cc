@@ -86,13 +86,18 @@ std::vector<DramView> PartViews(const BParts& parts, uint64_t b_off, uint64_t k_
 
 }  // namespace
 
-absl::Status PlanGemmNode(const Node& node, CodegenContext& ctx) {
-  TPUSIM_RETURN_IF_ERROR(CheckOperands(node, ctx));
+absl::Status CheckUbHoldsGemm(const Node& node, CodegenContext& ctx) {
   if (ctx.ub_rows() < GemmMinUbRows(ctx.precision())) {
     return absl::ResourceExhaustedError(absl::StrCat(NodeLabel(node), ": ", std::string(PrecisionName(ctx.precision())),
                                                      " precision needs at least ", GemmMinUbRows(ctx.precision()),
                                                      " UB rows, arch ", ctx.arch().name(), " has ", ctx.ub_rows()));
   }
+  return absl::OkStatus();
+}
+
+absl::Status PlanGemmNode(const Node& node, CodegenContext& ctx) {
+  TPUSIM_RETURN_IF_ERROR(CheckOperands(node, ctx));
+  TPUSIM_RETURN_IF_ERROR(CheckUbHoldsGemm(node, ctx));
   TPUSIM_RETURN_IF_ERROR(ctx.F32Region(node.inputs[0]).status());
   if (HasInput(node, 2)) TPUSIM_RETURN_IF_ERROR(ctx.F32Region(node.inputs[2]).status());
   if (const FusedEpilogue* fused = ctx.FusionOf(node.name); fused != nullptr && !fused->bias.empty()) {

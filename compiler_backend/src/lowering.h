@@ -44,6 +44,8 @@ absl::StatusOr<UnaryOperands> DataInOut(const Node& node, CodegenContext& ctx);
 
 // lower_gemm.cc: MatMul (numpy batching, 1-D operands) and Gemm (transA/transB/alpha/beta/C).
 absl::Status PlanGemmNode(const Node& node, CodegenContext& ctx);
+// ResourceExhausted naming the node when the UB cannot hold the GEMM tiles of the context's precision.
+absl::Status CheckUbHoldsGemm(const Node& node, CodegenContext& ctx);
 absl::Status EmitMatMulNode(const Node& node, CodegenContext& ctx);
 absl::Status EmitGemmNode(const Node& node, CodegenContext& ctx);
 // lower_fused.cc: which MatMul + bias Add + activation chains fold into the GEMM epilogue.

@@ -48,37 +48,6 @@ inline absl::StatusOr<std::unique_ptr<Device>> OpenBackend(const Backend& backen
   return (*p)->OpenDevice(ordinal, options);
 }
 
-// y = x + 1 for x, y = [2, 8] f32: frame of 128 bytes, x at 0, y at 64 (LOAD, VECTOR add_imm, STORE; SYNC
-// between the queues, which the timing engines run concurrently).
-inline absl::StatusOr<isa::Program> AddOneProgram() {
-  absl::StatusOr<std::vector<isa::Instruction>> code = isa::AssembleProgram(
-      "LOAD dtype=f32 dram_addr=0x0 ub_row=0 rows=2 lanes=8 row_stride=8 lane_stride=1\n"
-      "SYNC\n"
-      "VECTOR op=add_imm dst_row=0 a_row=0 b_row=0 rows=2 imm=1\n"
-      "SYNC\n"
-      "STORE dtype=f32 dram_addr=0x40 ub_row=0 rows=2 lanes=8 row_stride=8 lane_stride=1\n"
-      "HALT\n");
-  if (!code.ok()) return code.status();
-  absl::StatusOr<std::string> bytes = isa::EncodeProgram(*code);
-  if (!bytes.ok()) return bytes.status();
-  isa::Program p;
-  p.set_isa_version(isa::kIsaVersion);
-  *p.mutable_arch() = TinyArch();
-  p.set_code(*bytes);
-  for (auto [binding, name, offset] : {std::tuple{p.add_inputs(), "x", 0}, std::tuple{p.add_outputs(), "y", 64}}) {
-    binding->set_name(name);
-    binding->set_dram_offset(offset);
-    binding->add_shape(2);
-    binding->add_shape(8);
-    binding->set_dtype(isa::FLOAT32);
-  }
-  p.set_frame_bytes(128);
-  p.set_precision("bf16");
-  p.add_op_names("add_one");
-  for (size_t i = 0; i < code->size(); ++i) p.add_inst_op(0);
-  return p;
-}
-
 // Enqueues y = x + 1 (16 floats, 64-byte buffers) on `stream`: a launch of `exe` on tpu, a host
 // kernel on cpu (where `exe` is null).
 inline void EnqueueAddOne(Stream& stream, const Executable* exe, DeviceMemory x, DeviceMemory y,

@@ -85,32 +85,16 @@ std::vector<float> WeightW(int n) {
 }
 
 absl::StatusOr<isa::Program> MakeProgram(const std::string& body, const isa::ArchConfig& arch) {
-  const int n = static_cast<int>(arch.array_rows());
-  absl::StatusOr<std::vector<isa::Instruction>> code = isa::AssembleProgram(body + "HALT\n");
-  if (!code.ok()) return code.status();
-  absl::StatusOr<std::string> bytes = isa::EncodeProgram(*code);
-  if (!bytes.ok()) return bytes.status();
-  isa::Program p;
-  p.set_isa_version(isa::kIsaVersion);
-  *p.mutable_arch() = arch;
-  p.set_code(*bytes);
-  isa::Binding* bindings[] = {p.add_inputs(), p.add_outputs()};
-  for (int b = 0; b < 2; ++b) {
-    bindings[b]->set_name(b == 0 ? "x" : "y");
-    bindings[b]->set_dram_offset(b == 0 ? 0 : 8 * n);
-    bindings[b]->add_shape(2);
-    bindings[b]->add_shape(n);
-    bindings[b]->set_dtype(isa::FLOAT32);
-  }
-  const std::vector<float> w = WeightW(n);
-  isa::Segment* seg = p.add_constants();
+  const int64_t n = arch.array_rows();
+  absl::StatusOr<isa::Program> p =
+      AssembledProgram(body + "HALT\n", arch, {{"x", 0, {2, n}}}, {{"y", static_cast<uint64_t>(8 * n), {2, n}}},
+                       16 * n + 4 * n * n, "matmul_relu");
+  if (!p.ok()) return p.status();
+  const std::vector<float> w = WeightW(static_cast<int>(n));
+  isa::Segment* seg = p->add_constants();
   seg->set_name("w");
   seg->set_dram_offset(16 * n);
   seg->set_data(std::string(reinterpret_cast<const char*>(w.data()), w.size() * sizeof(float)));
-  p.set_frame_bytes(16 * n + 4 * n * n);
-  p.set_precision("bf16");
-  p.add_op_names("matmul_relu");
-  for (size_t i = 0; i < code->size(); ++i) p.add_inst_op(0);
   return p;
 }
 

@@ -13,31 +13,7 @@ using ::testing::HasSubstr;
 // A program over a 128-byte frame: input x = [2, 8] f32 at offset 0, output y = [2, 8] f32 at 64.
 // `body` is its assembly text; HALT is appended.
 absl::StatusOr<isa::Program> FrameProgram(const std::string& body, const isa::ArchConfig& arch) {
-  absl::StatusOr<std::vector<isa::Instruction>> code = isa::AssembleProgram(body + "HALT\n");
-  if (!code.ok()) return code.status();
-  absl::StatusOr<std::string> bytes = isa::EncodeProgram(*code);
-  if (!bytes.ok()) return bytes.status();
-  isa::Program p;
-  p.set_isa_version(isa::kIsaVersion);
-  *p.mutable_arch() = arch;
-  p.set_code(*bytes);
-  isa::Binding* x = p.add_inputs();
-  x->set_name("x");
-  x->set_dram_offset(0);
-  x->add_shape(2);
-  x->add_shape(8);
-  x->set_dtype(isa::FLOAT32);
-  isa::Binding* y = p.add_outputs();
-  y->set_name("y");
-  y->set_dram_offset(64);
-  y->add_shape(2);
-  y->add_shape(8);
-  y->set_dtype(isa::FLOAT32);
-  p.set_frame_bytes(128);
-  p.set_precision("bf16");
-  p.add_op_names("add_one");
-  for (size_t i = 0; i < code->size(); ++i) p.add_inst_op(0);
-  return p;
+  return AssembledProgram(body + "HALT\n", arch, {{"x", 0, {2, 8}}}, {{"y", 64, {2, 8}}}, 128, "add_one");
 }
 
 // y = x + 1: two rows of eight lanes through the vector unit.

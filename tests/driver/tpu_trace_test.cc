@@ -10,34 +10,6 @@
 namespace tpusim::driver::testing {
 namespace {
 
-// y = x + 1 over a 128-byte frame (x: [2, 8] f32 at 0, y at 64); SYNCs order the queues.
-absl::StatusOr<isa::Program> AddOneProgram() {
-  absl::StatusOr<std::vector<isa::Instruction>> code = isa::AssembleProgram(
-      "LOAD dtype=f32 dram_addr=0x0 ub_row=0 rows=2 lanes=8 row_stride=8 lane_stride=1\n"
-      "SYNC\n"
-      "VECTOR op=add_imm dst_row=0 a_row=0 b_row=0 rows=2 imm=1\n"
-      "SYNC\n"
-      "STORE dtype=f32 dram_addr=0x40 ub_row=0 rows=2 lanes=8 row_stride=8 lane_stride=1\n"
-      "HALT\n");
-  if (!code.ok()) return code.status();
-  absl::StatusOr<std::string> bytes = isa::EncodeProgram(*code);
-  if (!bytes.ok()) return bytes.status();
-  isa::Program p;
-  p.set_isa_version(isa::kIsaVersion);
-  *p.mutable_arch() = TinyArch();
-  p.set_code(*bytes);
-  for (auto [binding, offset] : {std::pair{p.add_inputs(), 0}, std::pair{p.add_outputs(), 64}}) {
-    binding->set_name(offset == 0 ? "x" : "y");
-    binding->set_dram_offset(offset);
-    binding->add_shape(2);
-    binding->add_shape(8);
-    binding->set_dtype(isa::FLOAT32);
-  }
-  p.set_frame_bytes(128);
-  p.set_precision("bf16");
-  return p;
-}
-
 absl::StatusOr<std::unique_ptr<Device>> OpenCycle(bool collect_trace) {
   DeviceOptions options;
   options.engine = "cycle";
