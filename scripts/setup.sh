@@ -4,7 +4,8 @@ set -euo pipefail
 pkgs=(cmake g++ make pkg-config ccache
       libsystemc-dev verilator libeigen3-dev libprotobuf-dev protobuf-compiler
       libonnx-dev libonnx-testdata libgtest-dev libgmock-dev libbenchmark-dev
-      libabsl-dev libcli11-dev libspdlog-dev libfmt-dev dataset-fashion-mnist zlib1g-dev)
+      libabsl-dev libcli11-dev libspdlog-dev libfmt-dev dataset-fashion-mnist zlib1g-dev
+      python3-dev python3-pybind11 pybind11-dev python3-numpy python3-onnx)  # python3-*: docs/python.md
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

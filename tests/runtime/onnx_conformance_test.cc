@@ -1,148 +1,98 @@
-// ONNX backend node tests (Debian's libonnx-testdata) on the TPU: every op on the TPU (no CPU fallback),
-// tiny arch, precision `highest`, compared with the shipped outputs at ONNX's backend-test tolerance
-// (rtol 1e-3, atol 1e-7). One parameterised suite over (test, engine): every TPU engine must pass
-// (the engines' bit-for-bit agreement is engine_equivalence_test.cc).
+// ONNX backend tests (Debian's libonnx-testdata: node/, pytorch-converted/, pytorch-operator/, simple/)
+// on the TPU: every op on the TPU (no CPU fallback), tiny arch, precision `highest`, compared with the
+// shipped outputs at ONNX's backend-test tolerance (rtol 1e-3, atol 1e-7, what onnx's backend test
+// runner uses, for every directory). One parameterised suite over (directory, test, engine), one
+// instantiation per directory: every TPU engine must pass (the engines' bit-for-bit agreement is
+// engine_equivalence_test.cc). Debian's real/ holds only download pointers (data.json), so it is not run.
 //
-// The tests run are those listed in tests/onnx_conformance_pass.txt (the list may only grow). To
-// regenerate it, run with TPUSIM_CONFORMANCE_SCAN=1:
+// The tests run are those listed in the per-directory pass lists (onnx_test_data.h
+// ConformancePassListPath: tests/onnx_conformance_pass.txt for node/, tests/onnx_conformance_pass_<dir>.txt
+// for the others); each list may only grow. To regenerate them, run with TPUSIM_CONFORMANCE_SCAN=1:
 //   TPUSIM_CONFORMANCE_SCAN=1 build/tests/test_runtime --gtest_filter='OnnxConformanceScan.*'
-// which tries every node test whose op types are all in kTpuOpTypes and prints PASS/FAIL lines.
+// which tries, in every directory, each test whose op types are all claimed (TpuClaimedOpTypes) and
+// prints PASS/FAIL lines, then each directory's pass list. The per-op table of docs/conformance.md is
+// onnx_conformance_table_test.cc; the bf16 run is onnx_conformance_bf16_test.cc.
 #include <gtest/gtest.h>
-#include <onnx/onnx_pb.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <set>
 #include <tuple>
 
 #include "onnx_test_data.h"
-#include "tpusim/compiler_backend/onnx_frontend.h"
-#include "tpusim/isa/arch_config.h"
-#include "tpusim/runtime/session.h"
 
 namespace tpusim::runtime {
 namespace {
 
-using testing::AllCloseMismatch;
-using testing::OnnxDataFiles;
-using testing::OnnxDataSets;
-using testing::OnnxNodeTestDir;
-
-// The op types the compiler claims (issues 2 and 5); the scan tries node tests made only of these.
-const std::set<std::string> kTpuOpTypes = {
-    "MatMul",  "Gemm",    "Add",      "Sub",       "Mul",       "Div",        "Relu",     "Sigmoid",
-    "Tanh",    "Softmax", "Flatten",  "Reshape",   "Identity",  "Constant",   "Exp",      "Log",
-    "Sqrt",    "Reciprocal", "Abs",   "Neg",       "Erf",       "LeakyRelu",  "Clip",     "Pow",
-    "Transpose", "Concat", "Slice",   "Squeeze",   "Unsqueeze", "Expand",     "ReduceSum", "ReduceMean",
-    "ReduceMax",
-    "Conv",    "BatchNormalization", "Pad", "MaxPool",  "AveragePool", "GlobalAveragePool",
-    "GlobalMaxPool", "Split", "Gather",  "PRelu",   "LayerNormalization", "Shape",  "Size",
-    "Cast",    "ConstantOfShape", "LSTM", "GRU",     "RNN"};
+using testing::ConformancePassList;
+using testing::OnnxTestDir;
+using testing::OnnxTestDirs;
 
 // The TPU engines every conformance test runs on.
 const std::vector<std::string> kEngines = {"functional", "cycle"};
 
-// Runs one node test on `engine`; "" on success, else what failed.
-std::string RunNodeTest(const std::string& name, const std::string& engine) {
-  const std::string dir = OnnxNodeTestDir(name);
-  absl::StatusOr<compiler::Graph> graph = compiler::ImportOnnxFile(dir + "/model.onnx");
-  if (!graph.ok()) return absl::StrCat("import: ", graph.status().ToString());
-  SessionOptions options;
-  options.device = "tpu";
-  options.engine = engine;
-  options.arch = *isa::LoadPreset("tiny");
-  options.precision = compiler::Precision::kHighest;
-  options.allow_cpu_fallback = false;
-  absl::StatusOr<std::unique_ptr<Session>> session = Session::Create(*std::move(graph), options);
-  if (!session.ok()) return absl::StrCat("session: ", session.status().ToString());
-  const compiler::Graph& g = (*session)->graph();
-  const std::vector<std::string> sets = OnnxDataSets(dir);
-  if (sets.empty()) return "no test_data_set_* folders";
-  for (const std::string& set : sets) {
-    const std::vector<std::string> inputs = OnnxDataFiles(set, "input");
-    const std::vector<std::string> outputs = OnnxDataFiles(set, "output");
-    if (inputs.size() != g.inputs.size() || outputs.size() != g.outputs.size()) {
-      return absl::StrCat(set, ": ", inputs.size(), " inputs / ", outputs.size(), " outputs, graph has ",
-                          g.inputs.size(), " / ", g.outputs.size());
-    }
-    std::map<std::string, compiler::Tensor> feeds;
-    for (size_t k = 0; k < inputs.size(); ++k) {
-      absl::StatusOr<compiler::Tensor> t = compiler::ReadTensorProtoFile(inputs[k]);
-      if (!t.ok()) return absl::StrCat(inputs[k], ": ", t.status().ToString());
-      feeds[g.inputs[k]] = *std::move(t);
-    }
-    absl::StatusOr<std::map<std::string, compiler::Tensor>> got = (*session)->Run(feeds);
-    if (!got.ok()) return absl::StrCat(set, ": run: ", got.status().ToString());
-    for (size_t k = 0; k < outputs.size(); ++k) {
-      absl::StatusOr<compiler::Tensor> want = compiler::ReadTensorProtoFile(outputs[k]);
-      if (!want.ok()) return absl::StrCat(outputs[k], ": ", want.status().ToString());
-      auto it = got->find(g.outputs[k]);
-      if (it == got->end()) return absl::StrCat(set, ": no value for output '", g.outputs[k], "'");
-      std::string mismatch = AllCloseMismatch(it->second, *want);
-      if (!mismatch.empty()) return absl::StrCat(set, ": output '", g.outputs[k], "': ", mismatch);
-    }
-  }
-  return "";
-}
-
-using TestAndEngine = std::tuple<std::string, std::string>;
-class OnnxConformance : public ::testing::TestWithParam<TestAndEngine> {};
+// (directory, test, engine).
+using DirTestEngine = std::tuple<std::string, std::string, std::string>;
+class OnnxConformance : public ::testing::TestWithParam<DirTestEngine> {};
 
 TEST_P(OnnxConformance, MatchesShippedOutputsAtHighestPrecision) {
-  const auto& [test, engine] = GetParam();
-  const std::string failure = RunNodeTest(test, engine);
-  EXPECT_EQ(failure, "") << test << " on the " << engine << " engine";
+  const auto& [dir, test, engine] = GetParam();
+  const std::string failure = testing::RunOnnxTest(OnnxTestDir(dir, test), engine);
+  EXPECT_EQ(failure, "") << dir << "/" << test << " on the " << engine << " engine";
+}
+
+std::string ParamName(const ::testing::TestParamInfo<DirTestEngine>& info) {
+  return std::get<1>(info.param) + "_" + std::get<2>(info.param);
+}
+
+auto Params(const std::string& dir) {
+  return ::testing::Combine(::testing::Values(dir), ::testing::ValuesIn(ConformancePassList(dir)),
+                            ::testing::ValuesIn(kEngines));
 }
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(OnnxConformance);
-INSTANTIATE_TEST_SUITE_P(OnnxNodeTests, OnnxConformance,
-                         ::testing::Combine(::testing::ValuesIn(testing::ConformancePassList()), ::testing::ValuesIn(kEngines)),
-                         [](const ::testing::TestParamInfo<TestAndEngine>& info) {
-                           return std::get<0>(info.param) + "_" + std::get<1>(info.param);
-                         });
+INSTANTIATE_TEST_SUITE_P(OnnxNodeTests, OnnxConformance, Params("node"), ParamName);
+INSTANTIATE_TEST_SUITE_P(OnnxPytorchConvertedTests, OnnxConformance, Params("pytorch-converted"), ParamName);
+INSTANTIATE_TEST_SUITE_P(OnnxPytorchOperatorTests, OnnxConformance, Params("pytorch-operator"), ParamName);
+INSTANTIATE_TEST_SUITE_P(OnnxSimpleTests, OnnxConformance, Params("simple"), ParamName);
 
+// Every pass list is sorted without duplicates, names an existing test, and (node/) is non-empty.
 TEST(OnnxConformancePassList, IsNonEmptySortedAndHasNoDuplicates) {
-  const std::vector<std::string> names = testing::ConformancePassList();
-  ASSERT_FALSE(names.empty());
-  for (size_t i = 1; i < names.size(); ++i) EXPECT_LT(names[i - 1], names[i]) << "at line of " << names[i];
+  ASSERT_FALSE(testing::ConformancePassList().empty());
+  for (const std::string& dir : OnnxTestDirs()) {
+    const std::vector<std::string> names = ConformancePassList(dir);
+    for (size_t i = 1; i < names.size(); ++i) {
+      EXPECT_LT(names[i - 1], names[i]) << testing::ConformancePassListPath(dir) << " at " << names[i];
+    }
+    for (const std::string& name : names) {
+      EXPECT_TRUE(std::filesystem::exists(OnnxTestDir(dir, name) + "/model.onnx")) << dir << "/" << name;
+    }
+  }
 }
 
-// Op types of a model, read straight from the ModelProto (so a model the frontend rejects still counts).
-std::set<std::string> ModelOpTypes(const std::string& path) {
-  onnx::ModelProto model;
-  std::ifstream in(path, std::ios::binary);
-  if (!in || !model.ParseFromIstream(&in)) return {"<unreadable>"};
-  std::set<std::string> ops;
-  for (const onnx::NodeProto& node : model.graph().node()) ops.insert(node.op_type());
-  return ops;
-}
-
-TEST(OnnxConformanceScan, SupportedNodeTests) {
+// Tries every claimed-op candidate of `dir` on the functional engine; prints PASS/FAIL lines and the
+// list of those that pass (the content of the directory's pass list).
+void ScanDirectory(const std::string& dir) {
   const char* scan = std::getenv("TPUSIM_CONFORMANCE_SCAN");
   if (scan == nullptr || std::string(scan) != "1") GTEST_SKIP() << "set TPUSIM_CONFORMANCE_SCAN=1 to scan";
-  std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(testing::kOnnxNodeTestRoot)) {
-    names.push_back(e.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
+  const std::vector<std::string> candidates = testing::ConformanceCandidates(dir);
   std::vector<std::string> passed;
-  int tried = 0;
-  for (const std::string& name : names) {
-    bool supported = true;
-    for (const std::string& op : ModelOpTypes(OnnxNodeTestDir(name) + "/model.onnx")) {
-      supported &= kTpuOpTypes.count(op) != 0;
-    }
-    if (!supported) continue;
-    ++tried;
-    const std::string failure = RunNodeTest(name, "functional");
-    std::cout << (failure.empty() ? "PASS " : "FAIL ") << name << (failure.empty() ? "" : ": ") << failure
-              << "\n";
+  for (const std::string& name : candidates) {
+    const std::string failure = testing::RunOnnxTest(OnnxTestDir(dir, name), "functional");
+    std::cout << (failure.empty() ? "PASS " : "FAIL ") << dir << "/" << name << (failure.empty() ? "" : ": ")
+              << failure << "\n";
     if (failure.empty()) passed.push_back(name);
   }
-  std::cout << passed.size() << " of " << tried << " candidate tests pass. Pass list:\n";
+  std::cout << dir << ": " << passed.size() << " of " << candidates.size() << " candidate tests pass (of "
+            << testing::OnnxTestNames(dir).size() << " tests). Pass list for "
+            << testing::ConformancePassListPath(dir) << ":\n";
   for (const std::string& name : passed) std::cout << name << "\n";
 }
+
+TEST(OnnxConformanceScan, SupportedNodeTests) { ScanDirectory("node"); }
+TEST(OnnxConformanceScan, SupportedPytorchConvertedTests) { ScanDirectory("pytorch-converted"); }
+TEST(OnnxConformanceScan, SupportedPytorchOperatorTests) { ScanDirectory("pytorch-operator"); }
+TEST(OnnxConformanceScan, SupportedSimpleTests) { ScanDirectory("simple"); }
 
 }  // namespace
 }  // namespace tpusim::runtime

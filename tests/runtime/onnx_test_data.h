@@ -1,5 +1,6 @@
-// Helpers for tests that use the ONNX backend node tests shipped by Debian's libonnx-testdata:
-// locating a test, loading its data sets, and comparing at ONNX's backend-test tolerance.
+// Helpers for tests that use the ONNX backend tests shipped by Debian's libonnx-testdata: locating a
+// test, loading its data sets, comparing at ONNX's backend-test tolerance, and (onnx_test_data.cc)
+// running one test on a TPU session. The inline helpers need no runtime library.
 #pragma once
 
 #include <algorithm>
@@ -7,10 +8,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/compiler_backend/ir.h"
 
 namespace tpusim::testing {
@@ -21,11 +26,11 @@ inline std::string OnnxNodeTestDir(const std::string& name) {
   return absl::StrCat(kOnnxNodeTestRoot, "/", name);
 }
 
-// The node tests that pass on the TPU: tests/onnx_conformance_pass.txt ('#' comments and blank lines
-// skipped; the list may only grow).
-inline std::vector<std::string> ConformancePassList() {
+// Names listed in a text file, one per line ('#' comments and blank lines skipped); empty when the
+// file is missing.
+inline std::vector<std::string> ReadNameList(const std::string& path) {
   std::vector<std::string> names;
-  std::ifstream in(std::string(TPUSIM_SOURCE_DIR) + "/tests/onnx_conformance_pass.txt");
+  std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
     line.erase(0, line.find_first_not_of(" \t"));
@@ -33,6 +38,11 @@ inline std::vector<std::string> ConformancePassList() {
     if (!line.empty() && line[0] != '#') names.push_back(line);
   }
   return names;
+}
+
+// The node tests that pass on the TPU: tests/onnx_conformance_pass.txt (the list may only grow).
+inline std::vector<std::string> ConformancePassList() {
+  return ReadNameList(std::string(TPUSIM_SOURCE_DIR) + "/tests/onnx_conformance_pass.txt");
 }
 
 // The test_data_set_* folders of a node test, sorted.
@@ -102,5 +112,45 @@ inline std::string AllCloseMismatch(const compiler::Tensor& actual, const compil
   if (bad == 0) return "";
   return absl::StrCat(bad, " of ", n, " elements differ; first: ", first);
 }
+
+// --- Every libonnx-testdata directory (implemented in onnx_test_data.cc) ---
+
+inline constexpr char kOnnxTestDataRoot[] = "/usr/share/libonnx-testdata/data";
+
+// The directories the conformance suite covers, in table order: node, pytorch-converted,
+// pytorch-operator, simple. (Debian's real/ holds only data.json download pointers, no models.)
+const std::vector<std::string>& OnnxTestDirs();
+// kOnnxTestDataRoot/<dir>/<name>.
+std::string OnnxTestDir(const std::string& dir, const std::string& name);
+// Every test folder of <dir>, sorted.
+std::vector<std::string> OnnxTestNames(const std::string& dir);
+// The checked-in pass list of <dir>: tests/onnx_conformance_pass.txt for node (kept for history),
+// tests/onnx_conformance_pass_<dir>.txt for the others.
+std::string ConformancePassListPath(const std::string& dir);
+std::vector<std::string> ConformancePassList(const std::string& dir);
+
+// The op types the compiler claims for the TPU (compiler_backend/src/tpu_support.cc TpuOps, which has
+// no public accessor, plus the shape-only ops folded at compile time: Shape, Size, Cast,
+// ConstantOfShape). The scans try the tests made only of these.
+const std::set<std::string>& TpuClaimedOpTypes();
+// Op types of a model, read straight from the ModelProto (so a model the frontend rejects still
+// counts); {"<unreadable>"} when it cannot be parsed.
+std::set<std::string> ModelOpTypes(const std::string& model_path);
+// The claimed-op candidates of <dir>: tests whose op types are all in TpuClaimedOpTypes().
+std::vector<std::string> ConformanceCandidates(const std::string& dir);
+
+// Compares output `k` of data set `set_dir`: "" when close enough, else a description. `feeds` are
+// the inputs by graph input name.
+using OutputCheck = std::function<std::string(const std::string& set_dir,
+                                              const std::map<std::string, compiler::Tensor>& feeds, size_t k,
+                                              const compiler::Tensor& actual, const compiler::Tensor& expected)>;
+
+// Runs the test in folder `test_dir` (model.onnx + test_data_set_*) on a TPU session: tiny arch, no CPU
+// fallback, the given engine and precision; every output of every data set is compared with `check`
+// (default: AllCloseMismatch at ONNX's rtol 1e-3, atol 1e-7). "" on success, else what failed,
+// prefixed "import: ", "session: " (placement/compile refusals), "<set>: run: " or "<set>: output ...".
+std::string RunOnnxTest(const std::string& test_dir, const std::string& engine,
+                        compiler::Precision precision = compiler::Precision::kHighest,
+                        const OutputCheck& check = nullptr);
 
 }  // namespace tpusim::testing
