@@ -21,7 +21,8 @@ build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
 demo: build
-	$(BUILD_DIR)/examples/mnist_mlp --images 256 --report $(BUILD_DIR)/demo_report.json
+	$(BUILD_DIR)/examples/mnist_mlp --epochs 4 --batch 128 --lr 0.05 --momentum 0.9 --seed 2024 \
+	  --images 256 --report $(BUILD_DIR)/demo_report.json
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS)
