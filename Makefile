@@ -1,5 +1,5 @@
 # The two Quick start commands. Both set up (idempotent), configure and build.
-#   make demo  - Release build, runs the MNIST MLP on the simulated TPU and on the CPU, prints the report
+#   make demo  - Release build, trains the MNIST MLP on the simulated TPU, compares it with the CPU, prints the report
 #   make test  - build and run every test with ctest
 BUILD_DIR ?= build
 JOBS ?= 2
@@ -30,6 +30,8 @@ test: build
 bench: build
 	$(BUILD_DIR)/benchmarks/bm_gemm
 	$(BUILD_DIR)/benchmarks/bm_cycle
+	$(BUILD_DIR)/benchmarks/bm_rtl
+	$(BUILD_DIR)/benchmarks/bm_compile
 
 clean:
 	rm -rf $(BUILD_DIR)
