@@ -135,7 +135,8 @@ void GemmEmitter::Layout() {
 }
 
 void GemmEmitter::BuildSteps() {
-  const uint64_t R = ctx_.array_rows(), C = ctx_.array_cols(), KT = CeilDiv(g_.k, R);
+  const uint64_t R = ctx_.array_rows(), C = ctx_.array_cols();
+  const uint64_t KT = g_.k_tiles.empty() ? CeilDiv(g_.k, R) : g_.k_tiles.size();
   auto add_block = [&](uint64_t m0, uint64_t mt, uint64_t kt0, uint64_t count) {
     blocks_.push_back({m0, mt, kt0, count, blocks_.size() % plan_.a_slots});
   };
@@ -229,6 +230,11 @@ void GemmEmitter::EmitSlot(size_t slot) {
 
 void GemmEmitter::LoadA(size_t b, uint64_t pos) {
   const ABlock& blk = blocks_[b];
+  if (!g_.k_tiles.empty()) {
+    const GemmOperands::KTile& kt = g_.k_tiles[blk.kt0 + pos];
+    ctx_.Load(isa::DType::F32, kt.a.Offset(blk.m0, 0), APartRow(b, pos, 0), blk.mt, kt.rows);
+    return;
+  }
   const uint64_t R = ctx_.array_rows(), k0 = (blk.kt0 + pos) * R;
   ctx_.Load(isa::DType::F32, g_.a.Offset(blk.m0, k0), APartRow(b, pos, 0), blk.mt, std::min(R, g_.k - k0));
 }
@@ -248,7 +254,13 @@ void GemmEmitter::LoadWeights(size_t s) {
   const OutTile& t = tiles_[st.tile];
   const uint64_t R = ctx_.array_rows(), k0 = (blocks_[st.block].kt0 + st.pos) * R;
   const uint64_t b_bytes = g_.b_dtype == isa::DType::BF16 ? kBf16Bytes : kF32Bytes;
-  const DramView& part = g_.b_parts[static_cast<size_t>(passes_[st.pass].second)];
+  const size_t part_index = static_cast<size_t>(passes_[st.pass].second);
+  if (!g_.k_tiles.empty()) {
+    const GemmOperands::KTile& kt = g_.k_tiles[blocks_[st.block].kt0 + st.pos];
+    ctx_.LoadWeights(g_.b_dtype, kt.b_parts[part_index].Offset(0, t.n0, b_bytes), kt.rows, t.nt);
+    return;
+  }
+  const DramView& part = g_.b_parts[part_index];
   ctx_.LoadWeights(g_.b_dtype, part.Offset(k0, t.n0, b_bytes), std::min(R, g_.k - k0), t.nt);
 }
 
@@ -326,7 +338,7 @@ void GemmEmitter::Run() {
 void EmitGemm(CodegenContext& ctx, const GemmOperands& g, const GemmEpilogue& e) {
   if (g.m == 0 || g.n == 0) return;
   TPUSIM_CHECK(g.k > 0, "EmitGemm: empty reduction reached codegen");
-  TPUSIM_CHECK(!g.b_parts.empty(), "EmitGemm: no B parts");
+  TPUSIM_CHECK(!g.b_parts.empty() || !g.k_tiles.empty(), "EmitGemm: no B parts");
   GemmEmitter(ctx, g, e).Run();
 }
 

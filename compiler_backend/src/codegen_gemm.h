@@ -30,6 +30,17 @@ struct GemmOperands {
   isa::DType b_dtype = isa::DType::BF16;
   // fp32 Y: element (m, n) at y.addr + (m * y.row_stride + n) * 4.
   DramView y;
+  // Optional explicit k-tiles, accumulated in this order (implicit-GEMM convolution: one per kernel
+  // offset and channel block). K-tile j has rows[j] <= array_rows k indices; its A lanes are read
+  // through a (element (m, r) of the tile) and its B rows through b_parts (element (r, n)), one view
+  // per B part. Empty: k-tiles of array_rows consecutive k from `a` and `b_parts`. `k` must then be
+  // the sum of the rows (the cost model reads it).
+  struct KTile {
+    uint64_t rows = 0;
+    DramView a;
+    std::vector<DramView> b_parts;
+  };
+  std::vector<KTile> k_tiles;
 };
 
 // Applied to each accumulator tile T (fp32) before Y is stored:

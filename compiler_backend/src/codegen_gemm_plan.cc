@@ -30,7 +30,7 @@ struct Dims {
 
 Dims DimsOf(const CodegenContext& ctx, const GemmOperands& g, const GemmEpilogue& e) {
   return {static_cast<uint64_t>(NumBf16Parts(ctx.precision())),
-          CeilDiv(g.k, ctx.array_rows()),
+          g.k_tiles.empty() ? CeilDiv(g.k, ctx.array_rows()) : g.k_tiles.size(),
           PrecisionPasses(ctx.precision()).size(),
           e.c.has_value() ? 1u : 0u,
           e.bias.has_value() ? 1u : 0u,

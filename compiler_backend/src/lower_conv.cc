@@ -18,9 +18,11 @@
 // N = 1; for N > 1 it goes to a [Cout][N][out] scratch and one strided copy reorders it, so the weights
 // of every batch index share one GEMM (weight reuse across the batch).
 //
-// Depthwise (group == C) uses the same grouped GEMM with one output column per group: correct for
-// every channel multiplier and exact to the chosen precision, but it fills one array column of each
-// weight tile; a vector-unit multiply-accumulate would use the hardware better (left for later).
+// Two faster forms take over where they apply (lower_conv.h): depthwise convs with channel multiplier 1
+// at batch 1 run on the vector unit (lower_conv_depthwise.cc, fp32 multiply-adds), and group-1 batch-1
+// convs with a kernel larger than 1x1 and at least array_rows / 2 channels run as shifted GEMMs over
+// the padded input without an im2col matrix (lower_conv_shifted.cc). Other depthwise convs use the
+// grouped GEMM with one output column per group (one array column of each weight tile).
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -133,7 +135,7 @@ void EmitFill(CodegenContext& ctx, uint64_t addr, uint64_t n, float value) {
   const uint64_t L = ctx.lanes();
   const uint64_t full = n / L;
   UbAllocator ub = ctx.NewUb();
-  const uint64_t chunk = std::max<uint64_t>(1, std::min({full, ub.free(), kMaxInstRows, uint64_t{64}}));
+  const uint64_t chunk = std::max<uint64_t>(1, std::min({full, ub.free(), kMaxInstRows, uint64_t{4096}}));
   const uint64_t row = ub.Take(chunk);
   ctx.Vector(isa::VectorOp::Fill, row, row, row, chunk, false, value);
   for (uint64_t r = 0; r < full; r += chunk) {
@@ -148,6 +150,11 @@ absl::Status PlanConvNode(const Node& node, CodegenContext& ctx) {
   TPUSIM_RETURN_IF_ERROR(ctx.F32Region(node.inputs[0]).status());
   if (HasInput(node, 2)) TPUSIM_RETURN_IF_ERROR(ctx.F32Region(node.inputs[2]).status());
   const std::string& w = node.inputs[1];
+  if (UseDepthwiseVector(g, ctx)) {
+    TPUSIM_RETURN_IF_ERROR(ctx.F32Region(w).status());
+    PlanDepthwiseVector(node, g, ctx);
+    return absl::OkStatus();
+  }
   const int parts = NumBf16Parts(ctx.precision());
   if (ctx.ValueOf(w).constant.has_value()) {
     for (int p = 0; p < parts; ++p) TPUSIM_RETURN_IF_ERROR(ctx.ConstantBf16Part(w, p, parts).status());
@@ -155,6 +162,10 @@ absl::Status PlanConvNode(const Node& node, CodegenContext& ctx) {
     TPUSIM_RETURN_IF_ERROR(ctx.F32Region(w).status());
     const uint64_t n = static_cast<uint64_t>(NumElements(ctx.ShapeOf(w)));
     for (int p = 0; parts > 1 && p < parts; ++p) ctx.AllocateScratch(WPartKey(node, p), n * kBf16Bytes);
+  }
+  if (UseShiftedConv(g, ctx)) {
+    PlanShiftedConv(node, g, ctx);
+    return absl::OkStatus();
   }
   const uint64_t m_total = static_cast<uint64_t>(g.batch) * Product(g.out);
   if (!IsDirect(g)) {
@@ -176,9 +187,20 @@ absl::Status EmitConvNode(const Node& node, CodegenContext& ctx) {
   if (K == 0) return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": empty reduction (no input channels)"));
 
   TPUSIM_ASSIGN_OR_RETURN(uint64_t x, ctx.F32Region(node.inputs[0]));
-  TPUSIM_ASSIGN_OR_RETURN(uint64_t y, ctx.F32Region(node.outputs[0]));
-  // W's parts (bf16, or one fp32 tensor in bf16 precision when W is computed at run time).
+  // A fused activation (lower_fused.cc) writes the activation's output instead of this node's.
+  const FusedEpilogue* fused = ctx.FusionOf(node.name);
+  const isa::ActFunc func = fused != nullptr ? fused->func : isa::ActFunc::None;
+  TPUSIM_ASSIGN_OR_RETURN(uint64_t y, ctx.F32Region(fused != nullptr ? fused->output : node.outputs[0]));
   const std::string& w = node.inputs[1];
+  std::optional<uint64_t> bias;
+  if (HasInput(node, 2)) {
+    TPUSIM_ASSIGN_OR_RETURN(bias, ctx.F32Region(node.inputs[2]));
+  }
+  if (UseDepthwiseVector(g, ctx)) {
+    TPUSIM_ASSIGN_OR_RETURN(uint64_t w_f32, ctx.F32Region(w));
+    return EmitDepthwiseVector(node, g, ctx, ConvBuffers{x, y, {}, isa::DType::F32, bias, func}, w_f32);
+  }
+  // W's parts (bf16, or one fp32 tensor in bf16 precision when W is computed at run time).
   const int parts = NumBf16Parts(ctx.precision());
   std::vector<uint64_t> w_parts;
   isa::DType w_dtype = isa::DType::BF16;
@@ -200,6 +222,7 @@ absl::Status EmitConvNode(const Node& node, CodegenContext& ctx) {
     EmitSplitToBf16Parts(ctx, src, w_parts, static_cast<uint64_t>(NumElements(ctx.ShapeOf(w))));
   }
   const uint64_t w_bytes = w_dtype == isa::DType::BF16 ? kBf16Bytes : kF32Bytes;
+  if (UseShiftedConv(g, ctx)) return EmitShiftedConv(node, g, ctx, ConvBuffers{x, y, w_parts, w_dtype, bias, func});
 
   const bool direct = IsDirect(g);
   uint64_t a_base = x, a_lane_stride = out_size;  // direct: A(m, c) = X[c][m]
@@ -212,10 +235,6 @@ absl::Status EmitConvNode(const Node& node, CodegenContext& ctx) {
   if (batch > 1) {
     TPUSIM_ASSIGN_OR_RETURN(y_base, ctx.Scratch(GemmOutKey(node)));
   }
-  std::optional<uint64_t> bias;
-  if (HasInput(node, 2)) {
-    TPUSIM_ASSIGN_OR_RETURN(bias, ctx.F32Region(node.inputs[2]));
-  }
 
   for (uint64_t grp = 0; grp < static_cast<uint64_t>(g.group); ++grp) {
     GemmOperands op;
@@ -227,6 +246,7 @@ absl::Status EmitConvNode(const Node& node, CodegenContext& ctx) {
     op.b_dtype = w_dtype;
     op.y = DramView{y_base + grp * mg * m_total * kF32Bytes, 1, m_total};
     GemmEpilogue e;
+    e.func = func;
     if (bias.has_value()) e.bias = DramView{*bias + grp * mg * kF32Bytes, 0, 1};
     EmitGemm(ctx, op, e);
   }

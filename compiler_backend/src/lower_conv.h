@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "tpusim/compiler_backend/ir.h"
+#include "tpusim/isa/instruction.h"
 
 namespace tpusim::compiler::detail {
 
@@ -73,4 +74,28 @@ class CodegenContext;
 // Writes `value` to the n contiguous fp32 elements at frame address `addr` (one VECTOR fill of a few UB
 // rows, then STOREs of them). Emit phase only.
 void EmitFill(CodegenContext& ctx, uint64_t addr, uint64_t n, float value);
+
+// Frame addresses of one Conv's operands as EmitConvNode resolved them: X, Y (fp32), W's parts (bf16
+// parts, or one fp32 W in bf16 precision), the optional bias and the epilogue's activation.
+struct ConvBuffers {
+  uint64_t x = 0, y = 0;
+  std::vector<uint64_t> w_parts;
+  isa::DType w_dtype = isa::DType::BF16;
+  std::optional<uint64_t> bias;
+  isa::ActFunc func = isa::ActFunc::None;
+};
+// Conv as shifted GEMMs over the padded input (lower_conv_shifted.cc): whether it applies (group 1,
+// batch 1, channels >= array_rows / 2, a kernel larger than 1x1, prod(stride) <= 4), its
+// scratch (plan phase) and its code (emit phase).
+bool UseShiftedConv(const detail::ConvGeometry& g, const CodegenContext& ctx);
+void PlanShiftedConv(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx);
+absl::Status EmitShiftedConv(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx,
+                             const ConvBuffers& io);
+// Depthwise Conv on the vector unit (lower_conv_depthwise.cc): whether it applies (batch 1, group = C
+// = Cout > 1, prod(stride) <= 4, the UB holds the kernel's weight rows), its scratch and its code;
+// io.w_parts is unused, W is read as fp32 from w_f32.
+bool UseDepthwiseVector(const detail::ConvGeometry& g, const CodegenContext& ctx);
+void PlanDepthwiseVector(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx);
+absl::Status EmitDepthwiseVector(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx,
+                                 const ConvBuffers& io, uint64_t w_f32);
 }  // namespace tpusim::compiler::codegen

@@ -1,4 +1,4 @@
-// Epilogue fusion: MatMul (constant 2-D B) [-> Add (constant bias over the last dim)] [-> Relu | Sigmoid
+// Epilogue fusion: Conv -> Relu | Sigmoid | Tanh (lower_conv.cc applies it), and MatMul (constant 2-D B) [-> Add (constant bias over the last dim)] [-> Relu | Sigmoid
 // | Tanh] becomes one GEMM whose ACTIVATE adds the bias row and applies the function on the way out of
 // the accumulators. Numerically identical to the unfused ops (the same fp32 add and the same activation
 // function, in the same order), minus the intermediate round trips through DRAM.
@@ -47,6 +47,22 @@ FusionPlan FindFusions(const Graph& graph) {
   };
 
   FusionPlan plan;
+  // Conv [-> Relu | Sigmoid | Tanh]: the activation runs in the conv GEMM's ACTIVATE, after its bias.
+  for (const Node& node : graph.nodes) {
+    if (node.op_type != "Conv" || node.inputs.size() < 2 || node.outputs.size() != 1) continue;
+    const Value* y = graph.FindValue(node.outputs[0]);
+    const Node* next = IsFloat(y) ? sole_consumer(y->name) : nullptr;
+    if (next == nullptr || !ActivationOf(next->op_type).has_value() || next->inputs.size() != 1 ||
+        next->outputs.size() != 1 || !IsFloat(graph.FindValue(next->outputs[0]))) {
+      continue;
+    }
+    FusedEpilogue fused;
+    fused.func = *ActivationOf(next->op_type);
+    fused.output = next->outputs[0];
+    plan.heads[node.name] = fused;
+    plan.absorbed_nodes.insert(next->name);
+    plan.elided_values.insert(y->name);
+  }
   for (const Node& node : graph.nodes) {
     if (node.op_type != "MatMul" || node.inputs.size() != 2 || node.outputs.size() != 1) continue;
     const Value* a = graph.FindValue(node.inputs[0]);

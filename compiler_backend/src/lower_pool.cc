@@ -112,17 +112,71 @@ void ForEachIndex(const std::vector<TileDim>& loops, F f) {
   }
 }
 
+std::string FullKey(const Node& node) { return node.name + "/flat_max"; }
+
+// MaxPool over the flat image (every plane's image back to back, plane stride PS = prod(image)): the
+// maximum at every flat position q < Q = planes * PS - last kernel offset, acc[q] = max_w image[q +
+// offset_w], is a 1-D sliding maximum: per kernel offset one LOAD of whole UB rows (L consecutive
+// positions each) and one VECTOR max, into a full-grid scratch; one strided copy then picks the outputs
+// (plane, o) at q = plane * PS + sum_d o_d * stride_d * image_stride_d. The positions between outputs
+// are computed and dropped; max is exact, so the bits equal the tiled loop's. Taken when it needs fewer
+// DMAs than the tiled loop (`tiles` tiles of one LOAD per kernel offset each).
+uint64_t FlatMaxRows(const PoolLayout& l, uint64_t plane_stride, uint64_t last_offset, uint64_t lanes) {
+  return (l.planes * plane_stride - last_offset + lanes - 1) / lanes;
+}
+
+bool UseFlatMax(const Node& node, const PoolLayout& l, uint64_t tiles, uint64_t chunk_cap, uint64_t lanes) {
+  if (node.op_type != "MaxPool") return false;
+  uint64_t plane = 1;
+  for (uint64_t e : l.image) plane *= e;
+  const uint64_t kernel = static_cast<uint64_t>(NumElements(Shape(l.p.kernel.begin(), l.p.kernel.end())));
+  const uint64_t chunks = (FlatMaxRows(l, plane, 0, lanes) + chunk_cap - 1) / chunk_cap + 1;
+  const uint64_t pick = 2 * std::min<uint64_t>(l.planes, static_cast<uint64_t>(l.p.out.front()));  // LOAD + STORE
+  return chunks * (kernel + 1) + pick < tiles * kernel;
+}
+
+void EmitFlatMax(CodegenContext& ctx, const PoolLayout& l, uint64_t image, uint64_t full, uint64_t out,
+                 const std::vector<uint64_t>& image_strides, const std::vector<uint64_t>& kernel_offsets,
+                 uint64_t chunk, const std::vector<uint64_t>& acc, const std::vector<uint64_t>& win) {
+  const uint64_t L = ctx.lanes(), plane = image_strides[0];
+  const uint64_t q_total = l.planes * plane - kernel_offsets.back();
+  uint64_t& phase = ctx.stream_phase();
+  for (uint64_t q0 = 0; q0 < q_total;) {
+    // Whole rows while at least one is left, then the partial last row.
+    const uint64_t full_rows = (q_total - q0) / L;
+    const uint64_t nr = full_rows > 0 ? std::min(chunk, full_rows) : 1;
+    const uint64_t nl = full_rows > 0 ? L : q_total - q0;
+    const uint64_t slot = phase++ % acc.size();
+    for (size_t w = 0; w < kernel_offsets.size(); ++w) {
+      const DramView view{image + (q0 + kernel_offsets[w]) * kF32Bytes, L, 1};
+      ctx.Load(isa::DType::F32, view, w == 0 ? acc[slot] : win[slot], nr, nl);
+      if (w > 0) ctx.Vector(VectorOp::Max, acc[slot], acc[slot], win[slot], nr);
+    }
+    ctx.Store(isa::DType::F32, DramView{full + q0 * kF32Bytes, L, 1}, acc[slot], nr, nl);
+    q0 += nr * nl;
+  }
+  const size_t k = l.p.out.size();
+  std::vector<uint64_t> out_strides(k + 1, 1);
+  for (size_t d = k; d-- > 0;) out_strides[d] = out_strides[d + 1] * static_cast<uint64_t>(l.p.out[d]);
+  std::vector<CopyDim> dims = {{l.planes, static_cast<int64_t>(plane), out_strides[0]}};
+  for (size_t d = 0; d < k; ++d) {
+    dims.push_back({static_cast<uint64_t>(l.p.out[d]),
+                    static_cast<int64_t>(static_cast<uint64_t>(l.p.stride[d]) * image_strides[d + 1]),
+                    out_strides[d + 1]});
+  }
+  EmitStridedCopy(ctx, full, out, dims);
+}
+
 }  // namespace
 
 absl::Status PlanPoolNode(const Node& node, CodegenContext& ctx) {
   TPUSIM_RETURN_IF_ERROR(PlanConstantInputs(node, ctx));
   if (IsGlobal(node) || node.inputs.empty() || node.inputs[0].empty()) return absl::OkStatus();
   TPUSIM_ASSIGN_OR_RETURN(PoolLayout l, Layout(node, ctx.ShapeOf(node.inputs[0])));
-  if (l.padded) {
-    uint64_t n = l.planes;
-    for (uint64_t e : l.image) n *= e;
-    ctx.AllocateScratch(PaddedKey(node), n * kF32Bytes);
-  }
+  uint64_t image_elements = l.planes;
+  for (uint64_t e : l.image) image_elements *= e;
+  if (l.padded) ctx.AllocateScratch(PaddedKey(node), image_elements * kF32Bytes);
+  if (node.op_type == "MaxPool") ctx.AllocateScratch(FullKey(node), image_elements * kF32Bytes);
   if (!l.uniform) {
     const uint64_t bytes = l.inv_count.size() * kF32Bytes;
     const uint64_t offset = ctx.AllocateScratch(InvCountKey(node), bytes);
@@ -224,11 +278,17 @@ absl::Status EmitPoolNode(const Node& node, CodegenContext& ctx) {
   for (size_t d = 0; d < dims.size(); ++d) {
     if (d != row && d != lane) loops.push_back(dims[d]);
   }
-  const uint64_t chunk = std::min(chunk_cap, rows.size);
+  const bool flat = UseFlatMax(node, l, best, chunk_cap, L);
+  const uint64_t chunk = flat ? chunk_cap : std::min(chunk_cap, rows.size);
   std::vector<uint64_t> acc(slots), win(slots);
   for (uint64_t s = 0; s < slots; ++s) {
     acc[s] = ub.Take(chunk);
     win[s] = ub.Take(chunk);
+  }
+  if (flat) {
+    TPUSIM_ASSIGN_OR_RETURN(uint64_t full, ctx.Scratch(FullKey(node)));
+    EmitFlatMax(ctx, l, image, full, io.out, image_strides, kernel_offsets, chunk_cap, acc, win);
+    return absl::OkStatus();
   }
   const VectorOp fold = is_max ? VectorOp::Max : VectorOp::Add;
   uint64_t& phase = ctx.stream_phase();

@@ -179,6 +179,32 @@ INSTANTIATE_TEST_SUITE_P(
                         Expected{{0, 0}, {2, 2}}),
         // 3-D: 4x3x3, kernel 2x2x2, pads 1 on the first dim only: out 5x2x2.
         std::make_tuple(Case("conv3d", {1, 2, 4, 3, 3}, {2, 2, 2, 2, 2}, {}, {1, 0, 0, 1, 0, 0}),
+                        Expected{{1, 0, 0}, {5, 2, 2}}),
+        // >= 4 channels (tiny: array_rows / 2): shifted GEMMs; 9 = two channel blocks (8 + 1); out 6x5.
+        std::make_tuple(Case("shifted_pad1", {1, 9, 6, 5}, {10, 9, 3, 3}, {}, {1, 1, 1, 1}), Expected{{1, 1}, {6, 5}}),
+        // stride 2, pads (1,0,1,0): out floor((7+2-3)/2)+1 = 4, floor((6-3)/2)+1 = 2.
+        std::make_tuple(Case("shifted_stride2", {1, 4, 7, 6}, {3, 4, 3, 3}, {2, 2}, {1, 0, 1, 0}),
+                        Expected{{1, 0}, {4, 2}}),
+        // 1x1 stride 2, no pads: out 3x3 (a 1x1 kernel stays on im2col). Dilation 2, pads 2: out 7x7.
+        std::make_tuple(Case("im2col_1x1_stride2", {1, 4, 5, 5}, {6, 4, 1, 1}, {2, 2}), Expected{{0, 0}, {3, 3}}),
+        std::make_tuple(Case("shifted_dilated", {1, 5, 7, 7}, {2, 5, 3, 3}, {}, {2, 2, 2, 2}, {2, 2}),
+                        Expected{{2, 2}, {7, 7}}),
+        // W a graph input, no bias; kernel 2x3 on 5x4 pads 1: out (5+2-2)+1 = 6, (4+2-3)+1 = 4.
+        std::make_tuple(Case("shifted_runtime_w", {1, 4, 5, 4}, {3, 4, 2, 3}, {}, {1, 1, 1, 1}, {}, 1, "", 0, 0),
+                        Expected{{1, 1}, {6, 4}}),
+        // 1-D as conv1d above: out 3.
+        std::make_tuple(Case("shifted_conv1d", {1, 6, 9}, {5, 6, 4}, {3}, {2, 1}), Expected{{2}, {3}}),
+        // Depthwise, multiplier 1, batch 1: the vector unit; 11 channels = two blocks of 8 lanes; out 6x5.
+        std::make_tuple(Case("dw_vector", {1, 11, 6, 5}, {11, 1, 3, 3}, {}, {1, 1, 1, 1}, {}, 11),
+                        Expected{{1, 1}, {6, 5}}),
+        // stride 2, pads (1,0,1,0): out 4x2 (as shifted_stride2).
+        std::make_tuple(Case("dw_vector_stride2", {1, 4, 7, 6}, {4, 1, 3, 3}, {2, 2}, {1, 0, 1, 0}, {}, 4),
+                        Expected{{1, 0}, {4, 2}}),
+        // W a graph input, no bias, kernel 2x3, pads 1: out 6x4 (as shifted_runtime_w).
+        std::make_tuple(Case("dw_vector_runtime_w", {1, 3, 5, 4}, {3, 1, 2, 3}, {}, {1, 1, 1, 1}, {}, 3, "", 0, 0),
+                        Expected{{1, 1}, {6, 4}}),
+        // 3-D: 4x3x3, kernel 2x2x2, pads 1 on the first dim only: out 5x2x2.
+        std::make_tuple(Case("shifted_conv3d", {1, 4, 4, 3, 3}, {2, 4, 2, 2, 2}, {}, {1, 0, 0, 1, 0, 0}),
                         Expected{{1, 0, 0}, {5, 2, 2}})),
     [](const auto& info) { return std::get<0>(info.param).name; });
 

@@ -1,0 +1,146 @@
+// Conv as shifted GEMMs over the zero-padded input ("implicit GEMM"), for group 1 and batch 1 when
+// the channels fill at least half the array's rows (lower_conv.h: UseShiftedConv).
+//
+// Xp is X zero-padded to P = in + pad_begin + pad_end per spatial dim ([C][P...], flat index q, row-major
+// strides PS), or X itself when nothing is padded. Every output o reads, for kernel offset kk and
+// channel c, Xp[c][p(o) + shift(kk)] with
+//   p(o) = sum_d o_d * stride_d * PS_d,   shift(kk) = sum_d kk_d * dilation_d * PS_d.
+// So the GEMM runs over every flat position m in [0, M'), M' = p(last output) + 1, with
+//   A_kk(m, c) = Xp[c * |Xp| + m + shift(kk)]   (row stride 1, lane stride |Xp|: a plain 2-D view)
+//   B_kk(c, co) = W[co][c][kk]                   (row stride KK, lane stride C * KK)
+// one k-tile per kernel offset and block of array_rows channels (GemmOperands::k_tiles), accumulated
+// in the array: no im2col matrix is written, each A k-tile is one LOAD. The positions that are no
+// output (the padded margins, the rows and columns a stride skips) are computed and dropped: the price
+// is M' / prod(out) times the MATMUL rows (about prod(stride) plus the margins), paid in array cycles,
+// which cost far less here than the DMAs im2col needs (one per kernel offset and image row).
+// Every read stays inside Xp: p(last output) + shift(last offset) is the last element of Xp's channel
+// that the last output reads. Y' holds the GEMM's output [Cout][Mslab], Mslab = out_0 * stride_0 * PS_0
+// (> M'), so that Cout and the outermost spatial dim merge into one DMA dimension when one strided copy
+// picks the outputs: Y[co][o] = Y'[co][p(o)].
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "codegen_copy.h"
+#include "codegen_gemm.h"
+#include "lower_conv.h"
+#include "lowering.h"
+#include "tpusim/isa/status_macros.h"
+
+namespace tpusim::compiler::codegen {
+namespace {
+
+std::string PaddedKey(const Node& node) { return absl::StrCat(node.name, "/padded_x"); }
+std::string FullOutKey(const Node& node) { return absl::StrCat(node.name, "/shifted_out"); }
+
+uint64_t Prod(const std::vector<int64_t>& v) {
+  uint64_t p = 1;
+  for (int64_t d : v) p *= static_cast<uint64_t>(d);
+  return p;
+}
+
+struct ShiftedGeometry {
+  std::vector<int64_t> padded;
+  std::vector<uint64_t> ps;  // row-major strides of padded
+  uint64_t padded_size = 0, m_full = 0, slab = 0;
+  bool has_pad = false;
+};
+
+ShiftedGeometry ShiftedOf(const detail::ConvGeometry& g) {
+  ShiftedGeometry s;
+  for (int64_t d = 0; d < g.spatial_rank(); ++d) {
+    s.padded.push_back(g.in[d] + g.pad_begin[d] + g.pad_end[d]);
+    s.has_pad = s.has_pad || g.pad_begin[d] != 0 || g.pad_end[d] != 0;
+  }
+  s.ps = RowMajorStrides(s.padded);
+  s.padded_size = Prod(s.padded);
+  uint64_t last = 0;
+  for (size_t d = 0; d < s.ps.size(); ++d) last += static_cast<uint64_t>((g.out[d] - 1) * g.stride[d]) * s.ps[d];
+  s.m_full = last + 1;
+  s.slab = static_cast<uint64_t>(g.out[0] * g.stride[0]) * s.ps[0];
+  return s;
+}
+
+}  // namespace
+
+bool UseShiftedConv(const detail::ConvGeometry& g, const CodegenContext& ctx) {
+  if (g.group != 1 || g.batch != 1 || 2 * static_cast<uint64_t>(g.in_channels) < ctx.array_rows()) return false;
+  bool one_by_one = true;
+  int64_t stride_product = 1;
+  for (int64_t d = 0; d < g.spatial_rank(); ++d) {
+    one_by_one = one_by_one && g.kernel[d] == 1;
+    stride_product *= g.stride[d];
+  }
+  // A 1x1 kernel reads X directly (unit stride) or needs one copy per image row at most (strided):
+  // cheaper than computing the skipped positions.
+  return !one_by_one && stride_product <= 4;
+}
+
+void PlanShiftedConv(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx) {
+  const ShiftedGeometry s = ShiftedOf(g);
+  if (s.has_pad) ctx.AllocateScratch(PaddedKey(node), static_cast<uint64_t>(g.in_channels) * s.padded_size * kF32Bytes);
+  ctx.AllocateScratch(FullOutKey(node), static_cast<uint64_t>(g.out_channels) * s.slab * kF32Bytes);
+}
+
+absl::Status EmitShiftedConv(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx,
+                             const ConvBuffers& io) {
+  const ShiftedGeometry s = ShiftedOf(g);
+  const uint64_t C = static_cast<uint64_t>(g.in_channels), cout = static_cast<uint64_t>(g.out_channels);
+  const uint64_t kk_count = Prod(g.kernel), K = C * kk_count, R = ctx.array_rows();
+  const uint64_t w_bytes = io.w_dtype == isa::DType::BF16 ? kBf16Bytes : kF32Bytes;
+  uint64_t xp = io.x;
+  if (s.has_pad) {
+    TPUSIM_ASSIGN_OR_RETURN(xp, ctx.Scratch(PaddedKey(node)));
+    EmitFill(ctx, xp, C * s.padded_size, 0.0f);
+    const std::vector<uint64_t> in_strides = RowMajorStrides(g.in);
+    std::vector<CopyDim> dims = {{C, static_cast<int64_t>(Prod(g.in)), s.padded_size}};
+    uint64_t interior = 0;
+    for (size_t d = 0; d < s.ps.size(); ++d) {
+      dims.push_back({static_cast<uint64_t>(g.in[d]), static_cast<int64_t>(in_strides[d]), s.ps[d]});
+      interior += static_cast<uint64_t>(g.pad_begin[d]) * s.ps[d];
+    }
+    EmitStridedCopy(ctx, io.x, xp + interior * kF32Bytes, dims);
+  }
+  TPUSIM_ASSIGN_OR_RETURN(uint64_t full, ctx.Scratch(FullOutKey(node)));
+
+  GemmOperands op;
+  op.m = s.m_full;
+  op.n = cout;
+  op.k = K;
+  op.b_dtype = io.w_dtype;
+  op.y = DramView{full, 1, s.slab};
+  std::vector<int64_t> kk(g.kernel.size(), 0);
+  for (uint64_t i = 0; i < kk_count; ++i) {
+    uint64_t shift = 0;
+    for (size_t d = 0; d < kk.size(); ++d) shift += static_cast<uint64_t>(kk[d] * g.dilation[d]) * s.ps[d];
+    for (uint64_t c0 = 0; c0 < C; c0 += R) {
+      GemmOperands::KTile t;
+      t.rows = std::min(R, C - c0);
+      t.a = DramView{xp + (c0 * s.padded_size + shift) * kF32Bytes, 1, s.padded_size};
+      for (uint64_t base : io.w_parts) t.b_parts.push_back(DramView{base + (c0 * kk_count + i) * w_bytes, kk_count, K});
+      op.k_tiles.push_back(std::move(t));
+    }
+    for (size_t d = kk.size(); d-- > 0;) {
+      if (++kk[d] < g.kernel[d]) break;
+      kk[d] = 0;
+    }
+  }
+  op.a = op.k_tiles.front().a;
+  op.b_parts = op.k_tiles.front().b_parts;
+  GemmEpilogue e;
+  e.func = io.func;
+  if (io.bias.has_value()) e.bias = DramView{*io.bias, 0, 1};
+  EmitGemm(ctx, op, e);
+
+  // Y[co][o] = Y'[co][p(o)].
+  const std::vector<uint64_t> out_strides = RowMajorStrides(g.out);
+  std::vector<CopyDim> dims = {{cout, static_cast<int64_t>(s.slab), Prod(g.out)}};
+  for (size_t d = 0; d < s.ps.size(); ++d) {
+    dims.push_back({static_cast<uint64_t>(g.out[d]), static_cast<int64_t>(static_cast<uint64_t>(g.stride[d]) * s.ps[d]),
+                    out_strides[d]});
+  }
+  EmitStridedCopy(ctx, full, io.y, dims);
+  return absl::OkStatus();
+}
+
+}  // namespace tpusim::compiler::codegen
