@@ -84,6 +84,29 @@ struct ConvBuffers {
   std::optional<uint64_t> bias;
   isa::ActFunc func = isa::ActFunc::None;
 };
+// The flat-position geometry of the shifted-GEMM and depthwise-vector convs (lower_conv_flat.cc): Xp
+// is X zero-padded to P = in + pad_begin + pad_end per spatial dim ([C][P...], row-major strides ps);
+// output o reads Xp[c][p(o) + shift(kk)], p(o) = sum_d o_d * stride_d * ps_d; positions [0, m_full)
+// are computed, m_full = p(last output) + 1, into slabs of `slab` = out_0 * stride_0 * ps_0 per channel.
+struct FlatConvImage {
+  std::vector<uint64_t> ps;
+  uint64_t padded_size = 0;  // elements of one padded channel
+  uint64_t m_full = 0;
+  uint64_t slab = 0;
+  bool has_pad = false;
+};
+FlatConvImage FlatConvImageOf(const detail::ConvGeometry& g);
+// shift(kk) = sum_d kk_d * dilation_d * ps_d for every kernel offset kk, in row-major kernel order.
+std::vector<uint64_t> KernelShifts(const detail::ConvGeometry& g, const FlatConvImage& s);
+// Zero-fills `padded` (channels x padded_size fp32) and copies X ([channels][in...] at `x`) into its
+// interior. Emit phase only.
+void EmitPaddedInput(CodegenContext& ctx, const detail::ConvGeometry& g, const FlatConvImage& s,
+                     uint64_t channels, uint64_t x, uint64_t padded);
+// Y[c][o] = Y'[c][p(o)]: one strided copy of the real outputs out of the computed slabs (`full`,
+// channels x slab fp32) into Y ([channels][out...] at `y`). Emit phase only.
+void EmitPickOutputs(CodegenContext& ctx, const detail::ConvGeometry& g, const FlatConvImage& s,
+                     uint64_t channels, uint64_t full, uint64_t y);
+
 // Conv as shifted GEMMs over the padded input (lower_conv_shifted.cc): whether it applies (group 1,
 // batch 1, channels >= array_rows / 2, a kernel larger than 1x1, prod(stride) <= 4), its
 // scratch (plan phase) and its code (emit phase).

@@ -34,28 +34,6 @@ uint64_t Prod(const std::vector<int64_t>& v) {
   return p;
 }
 
-struct FlatGeometry {
-  std::vector<uint64_t> ps;  // row-major strides of the padded image
-  uint64_t padded_size = 0, m_full = 0, slab = 0;
-  bool has_pad = false;
-};
-
-FlatGeometry FlatOf(const detail::ConvGeometry& g) {
-  FlatGeometry s;
-  std::vector<int64_t> padded;
-  for (int64_t d = 0; d < g.spatial_rank(); ++d) {
-    padded.push_back(g.in[d] + g.pad_begin[d] + g.pad_end[d]);
-    s.has_pad = s.has_pad || g.pad_begin[d] != 0 || g.pad_end[d] != 0;
-  }
-  s.ps = RowMajorStrides(padded);
-  s.padded_size = Prod(padded);
-  uint64_t last = 0;
-  for (size_t d = 0; d < s.ps.size(); ++d) last += static_cast<uint64_t>((g.out[d] - 1) * g.stride[d]) * s.ps[d];
-  s.m_full = last + 1;
-  s.slab = static_cast<uint64_t>(g.out[0] * g.stride[0]) * s.ps[0];
-  return s;
-}
-
 isa::VectorOp VectorOf(isa::ActFunc f) {
   switch (f) {
     case isa::ActFunc::Sigmoid: return isa::VectorOp::Sigmoid;
@@ -75,7 +53,7 @@ bool UseDepthwiseVector(const detail::ConvGeometry& g, const CodegenContext& ctx
 }
 
 void PlanDepthwiseVector(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx) {
-  const FlatGeometry s = FlatOf(g);
+  const FlatConvImage s = FlatConvImageOf(g);
   const uint64_t C = static_cast<uint64_t>(g.in_channels);
   if (s.has_pad) ctx.AllocateScratch(PaddedKey(node), C * s.padded_size * kF32Bytes);
   ctx.AllocateScratch(FullOutKey(node), C * s.slab * kF32Bytes);
@@ -83,35 +61,15 @@ void PlanDepthwiseVector(const Node& node, const detail::ConvGeometry& g, Codege
 
 absl::Status EmitDepthwiseVector(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx,
                                  const ConvBuffers& io, uint64_t w_f32) {
-  const FlatGeometry s = FlatOf(g);
+  const FlatConvImage s = FlatConvImageOf(g);
   const uint64_t C = static_cast<uint64_t>(g.in_channels), kk_count = Prod(g.kernel), L = ctx.lanes();
   uint64_t xp = io.x;
   if (s.has_pad) {
     TPUSIM_ASSIGN_OR_RETURN(xp, ctx.Scratch(PaddedKey(node)));
-    EmitFill(ctx, xp, C * s.padded_size, 0.0f);
-    const std::vector<uint64_t> in_strides = RowMajorStrides(g.in);
-    std::vector<CopyDim> dims = {{C, static_cast<int64_t>(Prod(g.in)), s.padded_size}};
-    uint64_t interior = 0;
-    for (size_t d = 0; d < s.ps.size(); ++d) {
-      dims.push_back({static_cast<uint64_t>(g.in[d]), static_cast<int64_t>(in_strides[d]), s.ps[d]});
-      interior += static_cast<uint64_t>(g.pad_begin[d]) * s.ps[d];
-    }
-    EmitStridedCopy(ctx, io.x, xp + interior * kF32Bytes, dims);
+    EmitPaddedInput(ctx, g, s, C, io.x, xp);
   }
   TPUSIM_ASSIGN_OR_RETURN(uint64_t full, ctx.Scratch(FullOutKey(node)));
-  std::vector<uint64_t> shifts;
-  {
-    std::vector<int64_t> kk(g.kernel.size(), 0);
-    for (uint64_t i = 0; i < kk_count; ++i) {
-      uint64_t shift = 0;
-      for (size_t d = 0; d < kk.size(); ++d) shift += static_cast<uint64_t>(kk[d] * g.dilation[d]) * s.ps[d];
-      shifts.push_back(shift);
-      for (size_t d = kk.size(); d-- > 0;) {
-        if (++kk[d] < g.kernel[d]) break;
-        kk[d] = 0;
-      }
-    }
-  }
+  const std::vector<uint64_t> shifts = KernelShifts(g, s);
 
   UbAllocator ub = ctx.NewUb();
   const uint64_t w_rows = ub.Take(kk_count), bias_row = ub.Take(1);
@@ -146,14 +104,7 @@ absl::Status EmitDepthwiseVector(const Node& node, const detail::ConvGeometry& g
       ctx.Store(isa::DType::F32, DramView{full + (c0 * s.slab + m0) * kF32Bytes, 1, s.slab}, acc[slot], nr, nc);
     }
   }
-  // Y[c][o] = Y'[c][p(o)].
-  const std::vector<uint64_t> out_strides = RowMajorStrides(g.out);
-  std::vector<CopyDim> dims = {{C, static_cast<int64_t>(s.slab), Prod(g.out)}};
-  for (size_t d = 0; d < s.ps.size(); ++d) {
-    dims.push_back({static_cast<uint64_t>(g.out[d]), static_cast<int64_t>(static_cast<uint64_t>(g.stride[d]) * s.ps[d]),
-                    out_strides[d]});
-  }
-  EmitStridedCopy(ctx, full, io.y, dims);
+  EmitPickOutputs(ctx, g, s, C, full, io.y);
   return absl::OkStatus();
 }
 

@@ -39,28 +39,6 @@ uint64_t Prod(const std::vector<int64_t>& v) {
   return p;
 }
 
-struct ShiftedGeometry {
-  std::vector<int64_t> padded;
-  std::vector<uint64_t> ps;  // row-major strides of padded
-  uint64_t padded_size = 0, m_full = 0, slab = 0;
-  bool has_pad = false;
-};
-
-ShiftedGeometry ShiftedOf(const detail::ConvGeometry& g) {
-  ShiftedGeometry s;
-  for (int64_t d = 0; d < g.spatial_rank(); ++d) {
-    s.padded.push_back(g.in[d] + g.pad_begin[d] + g.pad_end[d]);
-    s.has_pad = s.has_pad || g.pad_begin[d] != 0 || g.pad_end[d] != 0;
-  }
-  s.ps = RowMajorStrides(s.padded);
-  s.padded_size = Prod(s.padded);
-  uint64_t last = 0;
-  for (size_t d = 0; d < s.ps.size(); ++d) last += static_cast<uint64_t>((g.out[d] - 1) * g.stride[d]) * s.ps[d];
-  s.m_full = last + 1;
-  s.slab = static_cast<uint64_t>(g.out[0] * g.stride[0]) * s.ps[0];
-  return s;
-}
-
 }  // namespace
 
 bool UseShiftedConv(const detail::ConvGeometry& g, const CodegenContext& ctx) {
@@ -77,29 +55,21 @@ bool UseShiftedConv(const detail::ConvGeometry& g, const CodegenContext& ctx) {
 }
 
 void PlanShiftedConv(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx) {
-  const ShiftedGeometry s = ShiftedOf(g);
+  const FlatConvImage s = FlatConvImageOf(g);
   if (s.has_pad) ctx.AllocateScratch(PaddedKey(node), static_cast<uint64_t>(g.in_channels) * s.padded_size * kF32Bytes);
   ctx.AllocateScratch(FullOutKey(node), static_cast<uint64_t>(g.out_channels) * s.slab * kF32Bytes);
 }
 
 absl::Status EmitShiftedConv(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx,
                              const ConvBuffers& io) {
-  const ShiftedGeometry s = ShiftedOf(g);
+  const FlatConvImage s = FlatConvImageOf(g);
   const uint64_t C = static_cast<uint64_t>(g.in_channels), cout = static_cast<uint64_t>(g.out_channels);
   const uint64_t kk_count = Prod(g.kernel), K = C * kk_count, R = ctx.array_rows();
   const uint64_t w_bytes = io.w_dtype == isa::DType::BF16 ? kBf16Bytes : kF32Bytes;
   uint64_t xp = io.x;
   if (s.has_pad) {
     TPUSIM_ASSIGN_OR_RETURN(xp, ctx.Scratch(PaddedKey(node)));
-    EmitFill(ctx, xp, C * s.padded_size, 0.0f);
-    const std::vector<uint64_t> in_strides = RowMajorStrides(g.in);
-    std::vector<CopyDim> dims = {{C, static_cast<int64_t>(Prod(g.in)), s.padded_size}};
-    uint64_t interior = 0;
-    for (size_t d = 0; d < s.ps.size(); ++d) {
-      dims.push_back({static_cast<uint64_t>(g.in[d]), static_cast<int64_t>(in_strides[d]), s.ps[d]});
-      interior += static_cast<uint64_t>(g.pad_begin[d]) * s.ps[d];
-    }
-    EmitStridedCopy(ctx, io.x, xp + interior * kF32Bytes, dims);
+    EmitPaddedInput(ctx, g, s, C, io.x, xp);
   }
   TPUSIM_ASSIGN_OR_RETURN(uint64_t full, ctx.Scratch(FullOutKey(node)));
 
@@ -109,20 +79,15 @@ absl::Status EmitShiftedConv(const Node& node, const detail::ConvGeometry& g, Co
   op.k = K;
   op.b_dtype = io.w_dtype;
   op.y = DramView{full, 1, s.slab};
-  std::vector<int64_t> kk(g.kernel.size(), 0);
+  const std::vector<uint64_t> shifts = KernelShifts(g, s);
   for (uint64_t i = 0; i < kk_count; ++i) {
-    uint64_t shift = 0;
-    for (size_t d = 0; d < kk.size(); ++d) shift += static_cast<uint64_t>(kk[d] * g.dilation[d]) * s.ps[d];
+    const uint64_t shift = shifts[i];
     for (uint64_t c0 = 0; c0 < C; c0 += R) {
       GemmOperands::KTile t;
       t.rows = std::min(R, C - c0);
       t.a = DramView{xp + (c0 * s.padded_size + shift) * kF32Bytes, 1, s.padded_size};
       for (uint64_t base : io.w_parts) t.b_parts.push_back(DramView{base + (c0 * kk_count + i) * w_bytes, kk_count, K});
       op.k_tiles.push_back(std::move(t));
-    }
-    for (size_t d = kk.size(); d-- > 0;) {
-      if (++kk[d] < g.kernel[d]) break;
-      kk[d] = 0;
     }
   }
   op.a = op.k_tiles.front().a;
@@ -132,14 +97,7 @@ absl::Status EmitShiftedConv(const Node& node, const detail::ConvGeometry& g, Co
   if (io.bias.has_value()) e.bias = DramView{*io.bias, 0, 1};
   EmitGemm(ctx, op, e);
 
-  // Y[co][o] = Y'[co][p(o)].
-  const std::vector<uint64_t> out_strides = RowMajorStrides(g.out);
-  std::vector<CopyDim> dims = {{cout, static_cast<int64_t>(s.slab), Prod(g.out)}};
-  for (size_t d = 0; d < s.ps.size(); ++d) {
-    dims.push_back({static_cast<uint64_t>(g.out[d]), static_cast<int64_t>(static_cast<uint64_t>(g.stride[d]) * s.ps[d]),
-                    out_strides[d]});
-  }
-  EmitStridedCopy(ctx, full, io.y, dims);
+  EmitPickOutputs(ctx, g, s, cout, full, io.y);
   return absl::OkStatus();
 }
 
