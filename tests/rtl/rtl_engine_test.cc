@@ -179,5 +179,26 @@ TEST_F(RtlEngineTest, VcdWindowDumpsOnlyThatWindow) {
   std::remove(path.c_str());
 }
 
+TEST_F(RtlEngineTest, VcdInstructionWindowRunsFromDispatchToCompletion) {
+  const isa::ArchConfig a = isa::LoadArch("tiny").value();
+  simulator::DeviceState state(a, isa::BF16_FP32);
+  const std::string path = ::testing::TempDir() + "/rtl_inst_window.vcd";
+  simulator::Launch launch;
+  launch.vcd_path = path;
+  launch.vcd_window = {simulator::VcdWindow::Unit::kInstructions, 0, 1};
+  // Instruction 0 is a LOAD dispatched at cycle 0 that completes at 49 (1 + 8 + 40); the SYNC after
+  // it is outside the window. Cycle t dumps at 2t and 2t + 1: #0 .. #99.
+  ASSERT_TRUE(RunOn("rtl", {Load(DType::F32, 0, 0, 4, 8, 8), isa::Make(Opcode::SYNC), Halt()}, state,
+                    launch)
+                  .ok());
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_THAT(text.str(), HasSubstr("#0\n"));
+  EXPECT_THAT(text.str(), HasSubstr("#99\n"));
+  EXPECT_THAT(text.str(), ::testing::Not(HasSubstr("#100\n")));
+  std::remove(path.c_str());
+}
+
 }  // namespace
 }  // namespace tpusim::rtl
