@@ -170,7 +170,37 @@ class Importer {
       node.outputs.push_back(out);
     }
     if (node.op_type == "Constant") return FoldConstant(node);
+    if (node.op_type == "PRelu" && node.opset < 7) TPUSIM_RETURN_IF_ERROR(LegacyPReluSlope(node));
     graph_.nodes.push_back(std::move(node));
+    return absl::OkStatus();
+  }
+
+  // PRelu before opset 7 applies a 1-D slope of C values per channel (axis 1), as Caffe and old
+  // PyTorch exports do; from opset 7 the slope broadcasts numpy-style. When X's rank is known here (a
+  // graph input or a value with a declared shape) and the slope is such a constant, the node reads a
+  // copy of the slope shaped [C, 1, ..., 1] and follows opset 7. Otherwise it is left as it is.
+  absl::Status LegacyPReluSlope(Node& node) {
+    if (node.inputs.size() != 2) return absl::OkStatus();
+    const Value* x = graph_.FindValue(node.inputs[0]);
+    const Value* slope = graph_.FindValue(node.inputs[1]);
+    if (x == nullptr || slope == nullptr || !x->shape.has_value() || !slope->constant.has_value()) {
+      return absl::OkStatus();
+    }
+    const Shape& xs = *x->shape;
+    const Tensor& t = *slope->constant;
+    if (xs.size() < 3 || t.shape().size() != 1 || t.shape()[0] <= 1 || t.shape()[0] != xs[1]) {
+      return absl::OkStatus();
+    }
+    Shape per_channel(xs.size() - 1, 1);
+    per_channel[0] = t.shape()[0];
+    TPUSIM_ASSIGN_OR_RETURN(Tensor reshaped, t.Reshaped(per_channel));
+    const std::string name = absl::StrCat(node.inputs[1], "/per_channel_", xs.size());
+    if (graph_.FindValue(name) == nullptr) {
+      Value& v = graph_.AddValue(name, reshaped.dtype(), reshaped.shape());
+      v.constant = std::move(reshaped);
+    }
+    node.inputs[1] = name;
+    node.opset = 7;
     return absl::OkStatus();
   }
 
