@@ -17,7 +17,7 @@ namespace {
 // Largest tensor (elements) the codegen addresses; element offsets are 32-bit.
 constexpr int64_t kMaxTpuElements = int64_t{1} << 31;
 
-const std::set<std::string>& TpuOps() {
+const std::set<std::string>& TpuOpSet() {
   static const auto* ops = new std::set<std::string>{
       "MatMul",     "Gemm",      "Add",       "Sub",       "Mul",       "Div",        "Relu",    "Sigmoid",
       "Tanh",       "Exp",       "Log",       "Sqrt",      "Reciprocal", "Abs",       "Neg",     "Erf",
@@ -111,7 +111,7 @@ absl::Status Check(const Node& node, const Graph& graph, const std::set<std::str
       node.op_type == "QLinearMatMul") {  // runs on the CPU kernel (runtime/src/cpu_kernels_quant.cc)
     return NotSupported(node, kQuantCpuOnly);
   }
-  if (TpuOps().count(node.op_type) == 0) return NotSupported(node, "is not supported on the TPU");
+  if (TpuOpSet().count(node.op_type) == 0) return NotSupported(node, "is not supported on the TPU");
   if (detail::IsRecurrentOp(node.op_type)) return detail::CheckRecurrentSupport(node, graph, compile_time_inputs);
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     if (node.inputs[i].empty()) continue;
@@ -155,6 +155,8 @@ absl::Status Check(const Node& node, const Graph& graph, const std::set<std::str
 }
 
 }  // namespace
+
+const std::set<std::string>& TpuOpTypes() { return TpuOpSet(); }
 
 namespace detail {
 

@@ -33,4 +33,7 @@ inline std::vector<float> Floats(const compiler::Tensor& t) {
   return {t.as<float>(), t.as<float>() + t.num_elements()};
 }
 
+inline std::vector<int64_t> Int64s(const compiler::Tensor& t) {
+  return {t.as<int64_t>(), t.as<int64_t>() + t.num_elements()};
+}
 }  // namespace tpusim::runtime::testing

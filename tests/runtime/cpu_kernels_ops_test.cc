@@ -21,10 +21,10 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 using testing::Floats;
+using testing::Int64s;
 using testing::MakeNode;
 using testing::Run1;
 
-std::vector<int64_t> Int64s(const Tensor& t) { return {t.as<int64_t>(), t.as<int64_t>() + t.num_elements()}; }
 Tensor I64(std::vector<int64_t> v) { return Tensor::FromInt64s({static_cast<int64_t>(v.size())}, v); }
 
 TEST(CpuKernelsOpsTest, RegistryHasTheNewOps) {

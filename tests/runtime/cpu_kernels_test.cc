@@ -20,10 +20,10 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 using testing::Floats;
+using testing::Int64s;
 using testing::MakeNode;
 using testing::Run1;
 
-std::vector<int64_t> Ints(const Tensor& t) { return {t.as<int64_t>(), t.as<int64_t>() + t.num_elements()}; }
 
 Tensor Random(Shape shape, uint32_t seed) {
   std::mt19937 rng(seed);
@@ -169,7 +169,7 @@ TEST(CpuKernelsTest, BinaryOpsRejectIncompatibleShapesAndIntegerDivisionByZero) 
   Tensor two = Tensor::FromInt64s({}, {2});
   y = Run1(MakeNode("Div", 2), {&i, &two});
   ASSERT_TRUE(y.ok()) << y.status();
-  EXPECT_THAT(Ints(*y), ElementsAre(3, -3));  // truncation toward zero, as C and ONNX's runtime
+  EXPECT_THAT(Int64s(*y), ElementsAre(3, -3));  // truncation toward zero, as C and ONNX's runtime
 }
 
 TEST(CpuKernelsTest, Activations) {
@@ -245,16 +245,16 @@ TEST(CpuKernelsTest, ArgMaxAxisKeepdimsAndLastIndex) {
   ASSERT_TRUE(y.ok()) << y.status();
   EXPECT_EQ(y->dtype(), DataType::kInt64);
   EXPECT_THAT(y->shape(), ElementsAre(2, 1));  // keepdims defaults to 1
-  EXPECT_THAT(Ints(*y), ElementsAre(1, 0));
+  EXPECT_THAT(Int64s(*y), ElementsAre(1, 0));
   y = Run1(MakeNode("ArgMax", 1, {{"axis", int64_t{-1}}, {"keepdims", int64_t{0}}, {"select_last_index", int64_t{1}}}),
            {&x});
   ASSERT_TRUE(y.ok());
   EXPECT_THAT(y->shape(), ElementsAre(2));
-  EXPECT_THAT(Ints(*y), ElementsAre(2, 2));
+  EXPECT_THAT(Int64s(*y), ElementsAre(2, 2));
   y = Run1(MakeNode("ArgMax", 1), {&x});  // axis 0: columns {1,5}, {3,0}, {3,5}
   ASSERT_TRUE(y.ok());
   EXPECT_THAT(y->shape(), ElementsAre(1, 3));
-  EXPECT_THAT(Ints(*y), ElementsAre(1, 0, 1));
+  EXPECT_THAT(Int64s(*y), ElementsAre(1, 0, 1));
   EXPECT_TRUE(absl::IsInvalidArgument(Run1(MakeNode("ArgMax", 1, {{"axis", int64_t{2}}}), {&x}).status()));
 }
 

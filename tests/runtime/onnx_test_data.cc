@@ -7,6 +7,7 @@
 #include <memory>
 #include <utility>
 
+#include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/compiler_backend/onnx_frontend.h"
 #include "tpusim/isa/arch_config.h"
 #include "tpusim/runtime/session.h"
@@ -42,16 +43,12 @@ std::vector<std::string> ConformancePassList(const std::string& dir) {
 }
 
 const std::set<std::string>& TpuClaimedOpTypes() {
-  static const auto* ops = new std::set<std::string>{
-      "MatMul",    "Gemm",      "Add",       "Sub",        "Mul",       "Div",        "Relu",
-      "Sigmoid",   "Tanh",      "Softmax",   "Flatten",    "Reshape",   "Identity",   "Constant",
-      "Exp",       "Log",       "Sqrt",      "Reciprocal", "Abs",       "Neg",        "Erf",
-      "LeakyRelu", "Clip",      "Pow",       "Transpose",  "Concat",    "Slice",      "Squeeze",
-      "Unsqueeze", "Expand",    "ReduceSum", "ReduceMean", "ReduceMax", "Conv",       "BatchNormalization",
-      "Pad",       "MaxPool",   "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Split", "Gather",
-      "PRelu",     "LayerNormalization", "LSTM", "GRU",   "RNN",
-      // Shape-only ops, folded at compile time (not in TpuOps).
-      "Shape",     "Size",      "Cast",      "ConstantOfShape"};
+  static const auto* ops = [] {
+    auto* claimed = new std::set<std::string>(compiler::TpuOpTypes());
+    // Shape-only ops: folded into constants at compile time rather than lowered.
+    claimed->insert({"Shape", "Size", "Cast", "ConstantOfShape"});
+    return claimed;
+  }();
   return *ops;
 }
 

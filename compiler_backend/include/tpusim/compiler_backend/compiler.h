@@ -35,6 +35,10 @@ struct CompileOptions {
   Schedule schedule = Schedule::kTokens;
 };
 
+// The ONNX op types the TPU codegen lowers (the first check of CheckTpuSupport; attributes, data types
+// and shapes decide the rest).
+const std::set<std::string>& TpuOpTypes();
+
 // OK if the node can run on the TPU given its (known) input shapes and attributes; otherwise
 // Unimplemented with the reason ("Softmax: opset-11 axis semantics ..."). Never fails on unknown ops
 // with anything but Unimplemented.
