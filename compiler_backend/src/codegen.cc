@@ -17,8 +17,10 @@
 #include "codegen_vector.h"
 #include "internal.h"
 #include "lower_conv.h"
+#include "lower_int8.h"
 #include "lowering.h"
 #include "rnn_internal.h"
+#include "batchnorm_training.h"
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/isa/arch_config.h"
 #include "tpusim/isa/isa.h"
@@ -47,7 +49,7 @@ const Lowering* FindLowering(std::string_view op_type) {
       {"Erf", {PlanConstantInputs, EmitElementwiseNode, false}},
       {"LeakyRelu", {PlanConstantInputs, EmitElementwiseNode, false}},
       {"Clip", {PlanConstantInputs, EmitClipNode, false}},
-      {"Pow", {PlanConstantInputs, EmitPowNode, false}},
+      {"Pow", {PlanPowNode, EmitPowNode, false}},
       {"Softmax", {PlanConstantInputs, EmitSoftmaxNode, false}},
       {"Transpose", {PlanConstantInputs, EmitTransposeNode, false}},
       {"Concat", {PlanConstantInputs, EmitConcatNode, false}},
@@ -71,7 +73,8 @@ const Lowering* FindLowering(std::string_view op_type) {
       {"LayerNormalization", {PlanConstantInputs, EmitLayerNormNode, false}},
       {"Conv", {PlanConvNode, EmitConvNode, false}},
       {"BatchNormalization", {PlanDataInput, EmitBatchNormNode, false}},
-      {"Pad", {PlanConstantInputs, EmitPadNode, false}},
+      {"Pad", {PlanConstantInputs, EmitPadAnyModeNode, false}},
+      {"ConstantOfShape", {PlanNothing, EmitConstantOfShapeNode, false}},
   };
   auto it = table->find(op_type);
   return it == table->end() ? nullptr : &it->second;
@@ -156,12 +159,14 @@ absl::Status CheckShapes(const Graph& g, const isa::ArchConfig& arch) {
   return absl::OkStatus();
 }
 
-isa::Binding MakeBinding(const std::string& name, uint64_t offset, const Shape& shape) {
+// int32 values (only ever moved as 32-bit words: tpu_support.cc) bind as INT32, everything else FLOAT32.
+isa::Binding MakeBinding(const std::string& name, uint64_t offset, const Shape& shape,
+                         DataType dtype = DataType::kFloat32) {
   isa::Binding b;
   b.set_name(name);
   b.set_dram_offset(offset);
   for (int64_t d : shape) b.add_shape(d);
-  b.set_dtype(isa::FLOAT32);
+  b.set_dtype(dtype == DataType::kInt32 ? isa::INT32 : isa::FLOAT32);
   return b;
 }
 
@@ -171,22 +176,22 @@ absl::StatusOr<std::map<size_t, std::string>> PlanBindings(const Graph& g, Codeg
   for (const std::string& name : g.inputs) {
     const Value& v = ctx.ValueOf(name);
     if (!v.shape.has_value()) return absl::InvalidArgumentError(absl::StrCat("graph input '", name, "' has no shape"));
-    if (v.dtype != DataType::kFloat32) {
+    if (v.dtype != DataType::kFloat32 && v.dtype != DataType::kInt32) {
       return absl::UnimplementedError(absl::StrCat("graph input '", name, "' is ", std::string(DataTypeName(v.dtype)),
-                                                   "; the TPU program takes float32 only"));
+                                                   "; the TPU program takes float32 and int32 only"));
     }
     uint64_t offset = ctx.Allocate(static_cast<uint64_t>(NumElements(*v.shape)) * codegen::kF32Bytes);
     ctx.Bind(name, offset);
-    *prog.add_inputs() = MakeBinding(name, offset, *v.shape);
+    *prog.add_inputs() = MakeBinding(name, offset, *v.shape, v.dtype);
   }
   std::map<size_t, std::string> copies;
   std::map<std::string, uint64_t> produced;  // outputs listed twice share one region
   for (size_t i = 0; i < g.outputs.size(); ++i) {
     const std::string& name = g.outputs[i];
     const Value& v = ctx.ValueOf(name);
-    if (v.dtype != DataType::kFloat32) {
+    if (v.dtype != DataType::kFloat32 && v.dtype != DataType::kInt32) {
       return absl::UnimplementedError(absl::StrCat("graph output '", name, "' is ", std::string(DataTypeName(v.dtype)),
-                                                   "; the TPU program produces float32 only"));
+                                                   "; the TPU program produces float32 and int32 only"));
     }
     const Shape& shape = ctx.ShapeOf(name);
     const uint64_t bytes = static_cast<uint64_t>(NumElements(shape)) * codegen::kF32Bytes;
@@ -202,7 +207,7 @@ absl::StatusOr<std::map<size_t, std::string>> PlanBindings(const Graph& g, Codeg
       ctx.Bind(name, offset);
       produced[name] = offset;
     }
-    *prog.add_outputs() = MakeBinding(name, offset, shape);
+    *prog.add_outputs() = MakeBinding(name, offset, shape, v.dtype);
   }
   return copies;
 }
@@ -225,7 +230,8 @@ absl::StatusOr<std::vector<const Lowering*>> PlanNodes(const Graph& graph, const
     for (size_t i = 0; i < node.outputs.size(); ++i) {
       const std::string& out = node.outputs[i];
       if (out.empty() || IsConstant(graph, out) || ctx.IsBound(out) || fusion.elided_values.count(out)) continue;
-      TPUSIM_RETURN_IF_ERROR(ctx.RequireFloat(node, out));
+      // int32 outputs: nodes that only move 32-bit words (tpu_support.cc admits no others).
+      if (ctx.ValueOf(out).dtype != DataType::kInt32) TPUSIM_RETURN_IF_ERROR(ctx.RequireFloat(node, out));
       if (lowering->aliases_input && i == 0 && !node.inputs.empty() && !node.inputs[0].empty()) {
         TPUSIM_RETURN_IF_ERROR(ctx.RequireFloat(node, node.inputs[0]));
         TPUSIM_ASSIGN_OR_RETURN(uint64_t region, ctx.F32Region(node.inputs[0]));
@@ -244,12 +250,14 @@ absl::StatusOr<std::vector<const Lowering*>> PlanNodes(const Graph& graph, const
 absl::StatusOr<isa::Program> Compile(const Graph& graph_in, const CompileOptions& options) {
   using namespace codegen;  // NOLINT: the lowering machinery of this file's own layer
   TPUSIM_RETURN_IF_ERROR(isa::ValidateArchConfig(options.arch, "compile options"));
+  if (detail::HasInt8ModeNodes(graph_in)) return detail::CompileInt8(graph_in, options);  // lower_int8.cc
   if (!isa::SupportsMatmulType(options.arch, isa::BF16_FP32)) {
     return absl::UnimplementedError(absl::StrCat("arch ", options.arch.name(),
                                                  " has no BF16_FP32 matrix mode; fp32 graphs need it"));
   }
   TPUSIM_RETURN_IF_ERROR(graph_in.Validate());
   if (detail::HasRecurrentNodes(graph_in)) return detail::CompileRecurrent(graph_in, options);  // expand_rnn.cc
+  if (detail::HasTrainingBatchNorm(graph_in)) return detail::CompileBatchNormTraining(graph_in, options);
   for (const std::string& name : graph_in.inputs) {
     if (!graph_in.FindValue(name)->shape.has_value()) {
       return absl::InvalidArgumentError(absl::StrCat("graph input '", name, "' has no shape"));

@@ -62,6 +62,9 @@ struct FusedEpilogue {
   std::string bias;  // a constant [N] / [1, N] value, or "" for none
   isa::ActFunc func = isa::ActFunc::None;
   std::string output;
+  // Conv heads only (lower_fused.cc): a value of the conv output's shape added before func, i.e. the
+  // conv writes func(conv + bias + residual) (a residual Add [-> activation]); "" for none.
+  std::string residual;
 };
 
 class CodegenContext {

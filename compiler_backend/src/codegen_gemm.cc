@@ -279,7 +279,8 @@ void GemmEmitter::Epilogue(size_t t) {
   const uint64_t out = out_[t % out_.size()], acc_row = (t % plan_.acc_slots) * plan_.mt;
   std::optional<uint64_t> bias;
   if (e_.bias.has_value()) bias = bias_[t % bias_.size()];
-  ctx_.Activate(acc_row, out, tile.mt, e_.func, bias);
+  const bool late_func = e_.c_then_func && e_.c.has_value() && e_.func != isa::ActFunc::None;
+  ctx_.Activate(acc_row, out, tile.mt, late_func ? isa::ActFunc::None : e_.func, bias);
   if (e_.alpha != 1.0f) ctx_.Vector(isa::VectorOp::MulImm, out, out, 0, tile.mt, false, e_.alpha);
   if (e_.c.has_value()) {
     const uint64_t c = c_[t % c_.size()], c_rows = CRows(tile);
@@ -287,6 +288,7 @@ void GemmEmitter::Epilogue(size_t t) {
     if (e_.beta != 1.0f) ctx_.Vector(isa::VectorOp::MulImm, c, c, 0, c_rows, false, e_.beta);
     ctx_.Vector(isa::VectorOp::Add, out, out, c, tile.mt, /*b_bcast=*/c_rows == 1 && tile.mt > 1);
   }
+  if (late_func) ctx_.Vector(*VectorOpOfActivation(e_.func), out, out, 0, tile.mt);
   ctx_.Store(isa::DType::F32, g_.y.Offset(tile.m0, tile.n0), out, tile.mt, tile.nt);
 }
 
@@ -335,8 +337,21 @@ void GemmEmitter::Run() {
 
 }  // namespace
 
+std::optional<isa::VectorOp> VectorOpOfActivation(isa::ActFunc func) {
+  switch (func) {
+    case isa::ActFunc::None: return isa::VectorOp::Copy;
+    case isa::ActFunc::Relu: return isa::VectorOp::Relu;
+    case isa::ActFunc::Sigmoid: return isa::VectorOp::Sigmoid;
+    case isa::ActFunc::Tanh: return isa::VectorOp::Tanh;
+    default: return std::nullopt;
+  }
+}
+
 void EmitGemm(CodegenContext& ctx, const GemmOperands& g, const GemmEpilogue& e) {
   if (g.m == 0 || g.n == 0) return;
+  TPUSIM_CHECK(!e.c_then_func || (e.alpha == 1.0f && e.beta == 1.0f &&
+                                  (e.func == isa::ActFunc::None || VectorOpOfActivation(e.func).has_value())),
+               "EmitGemm: c_then_func needs alpha = beta = 1 and a vector-unit activation");
   TPUSIM_CHECK(g.k > 0, "EmitGemm: empty reduction reached codegen");
   TPUSIM_CHECK(!g.b_parts.empty() || !g.k_tiles.empty(), "EmitGemm: no B parts");
   GemmEmitter(ctx, g, e).Run();

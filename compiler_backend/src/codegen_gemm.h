@@ -44,16 +44,24 @@ struct GemmOperands {
 };
 
 // Applied to each accumulator tile T (fp32) before Y is stored:
-//   Y = alpha * func(T + bias) + beta * C
+//   Y = alpha * func(T + bias) + beta * C        (c_then_func false)
+//   Y = func((T + bias) + C)                      (c_then_func true: a fused residual Add + activation)
 // func/bias run in ACTIVATE; alpha and C on the vector unit (func != None or bias set require
-// alpha == 1 and no C, which the callers guarantee).
+// alpha == 1 and no C, which the callers guarantee). With c_then_func, ACTIVATE adds only the bias, the
+// vector unit adds C, then applies func as the VECTOR op of the same name (numerics.cc: the same
+// function as the ACTIVATE one), so the result is bit-identical to Conv, Add and Relu run separately;
+// it requires alpha == beta == 1.
 struct GemmEpilogue {
   isa::ActFunc func = isa::ActFunc::None;
   std::optional<DramView> bias;  // fp32 row over n (lane_stride 1, row_stride unused)
   float alpha = 1.0f;
   std::optional<DramView> c;     // fp32 (m, n) with broadcast strides (0 on broadcast dims)
   float beta = 1.0f;
+  bool c_then_func = false;
 };
+// The VECTOR op computing the same function as ACTIVATE's `func` (None, Relu, Sigmoid, Tanh), or
+// nullopt for an activation the vector unit lacks.
+std::optional<isa::VectorOp> VectorOpOfActivation(isa::ActFunc func);
 
 // UB rows EmitGemm needs at least (one accumulator row per tile): fewer is ResourceExhausted upstream.
 uint64_t GemmMinUbRows(Precision p);

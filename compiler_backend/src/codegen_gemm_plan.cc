@@ -94,7 +94,8 @@ double EstimateCycles(const CodegenContext& ctx, const GemmOperands& g, const Ge
   const double out_bytes = tiles * mt * nt * kF32Bytes;
   const double load_q = steps * dma(kr * nt * b_bytes) + a_loads * dma(mt * kr * kF32Bytes) +
                         tiles * (d.has_bias * dma(nt * kF32Bytes) + d.has_c * dma(c_rows * nt * kF32Bytes));
-  const double epilogue = vec(mt) * (1 + (e.alpha != 1.0f) + 2 * d.has_c);
+  const double late_func = e.c_then_func && e.func != isa::ActFunc::None ? 1.0 : 0.0;
+  const double epilogue = vec(mt) * (1 + (e.alpha != 1.0f) + 2 * d.has_c + late_func);
   // One A buffer and several m-tiles: the next m-tile's A is refilled during the last n-tile, where
   // the load queue must fit its A loads besides the weight loads.
   const double refill_burst = plan.resident && plan.a_slots == 1

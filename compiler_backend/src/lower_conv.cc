@@ -149,12 +149,16 @@ absl::Status PlanConvNode(const Node& node, CodegenContext& ctx) {
   TPUSIM_RETURN_IF_ERROR(CheckUbHoldsGemm(node, ctx));
   TPUSIM_RETURN_IF_ERROR(ctx.F32Region(node.inputs[0]).status());
   if (HasInput(node, 2)) TPUSIM_RETURN_IF_ERROR(ctx.F32Region(node.inputs[2]).status());
+  if (const FusedEpilogue* fused = ctx.FusionOf(node.name); fused != nullptr && !fused->residual.empty()) {
+    TPUSIM_RETURN_IF_ERROR(ctx.F32Region(fused->residual).status());
+  }
   const std::string& w = node.inputs[1];
   if (UseDepthwiseVector(g, ctx)) {
     TPUSIM_RETURN_IF_ERROR(ctx.F32Region(w).status());
     PlanDepthwiseVector(node, g, ctx);
     return absl::OkStatus();
   }
+  if (UseShiftedConv(node, g, ctx) && ShiftedPackFactor(node, g, ctx) > 1) return PlanShiftedConv(node, g, ctx);
   const int parts = NumBf16Parts(ctx.precision());
   if (ctx.ValueOf(w).constant.has_value()) {
     for (int p = 0; p < parts; ++p) TPUSIM_RETURN_IF_ERROR(ctx.ConstantBf16Part(w, p, parts).status());
@@ -163,10 +167,7 @@ absl::Status PlanConvNode(const Node& node, CodegenContext& ctx) {
     const uint64_t n = static_cast<uint64_t>(NumElements(ctx.ShapeOf(w)));
     for (int p = 0; parts > 1 && p < parts; ++p) ctx.AllocateScratch(WPartKey(node, p), n * kBf16Bytes);
   }
-  if (UseShiftedConv(g, ctx)) {
-    PlanShiftedConv(node, g, ctx);
-    return absl::OkStatus();
-  }
+  if (UseShiftedConv(node, g, ctx)) return PlanShiftedConv(node, g, ctx);
   const uint64_t m_total = static_cast<uint64_t>(g.batch) * Product(g.out);
   if (!IsDirect(g)) {
     ctx.AllocateScratch(Im2colKey(node),
@@ -191,6 +192,11 @@ absl::Status EmitConvNode(const Node& node, CodegenContext& ctx) {
   const FusedEpilogue* fused = ctx.FusionOf(node.name);
   const isa::ActFunc func = fused != nullptr ? fused->func : isa::ActFunc::None;
   TPUSIM_ASSIGN_OR_RETURN(uint64_t y, ctx.F32Region(fused != nullptr ? fused->output : node.outputs[0]));
+  // A fused residual Add (lower_fused.cc): y = func(conv + bias + residual).
+  std::optional<uint64_t> residual;
+  if (fused != nullptr && !fused->residual.empty()) {
+    TPUSIM_ASSIGN_OR_RETURN(residual, ctx.F32Region(fused->residual));
+  }
   const std::string& w = node.inputs[1];
   std::optional<uint64_t> bias;
   if (HasInput(node, 2)) {
@@ -198,7 +204,15 @@ absl::Status EmitConvNode(const Node& node, CodegenContext& ctx) {
   }
   if (UseDepthwiseVector(g, ctx)) {
     TPUSIM_ASSIGN_OR_RETURN(uint64_t w_f32, ctx.F32Region(w));
-    return EmitDepthwiseVector(node, g, ctx, ConvBuffers{x, y, {}, isa::DType::F32, bias, func}, w_f32);
+    const isa::ActFunc first = residual.has_value() ? isa::ActFunc::None : func;
+    const ConvBuffers io{x, y, {}, isa::DType::F32, bias, first, std::nullopt};
+    TPUSIM_RETURN_IF_ERROR(EmitDepthwiseVector(node, g, ctx, io, w_f32));
+    const uint64_t n = static_cast<uint64_t>(g.out_channels) * m_total;
+    if (residual.has_value()) EmitResidualPass(ctx, y, *residual, n, func);
+    return absl::OkStatus();
+  }
+  if (UseShiftedConv(node, g, ctx) && ShiftedPackFactor(node, g, ctx) > 1) {  // W: its own packed segments
+    return EmitShiftedConv(node, g, ctx, ConvBuffers{x, y, {}, isa::DType::BF16, bias, func, residual});
   }
   // W's parts (bf16, or one fp32 tensor in bf16 precision when W is computed at run time).
   const int parts = NumBf16Parts(ctx.precision());
@@ -222,7 +236,11 @@ absl::Status EmitConvNode(const Node& node, CodegenContext& ctx) {
     EmitSplitToBf16Parts(ctx, src, w_parts, static_cast<uint64_t>(NumElements(ctx.ShapeOf(w))));
   }
   const uint64_t w_bytes = w_dtype == isa::DType::BF16 ? kBf16Bytes : kF32Bytes;
-  if (UseShiftedConv(g, ctx)) return EmitShiftedConv(node, g, ctx, ConvBuffers{x, y, w_parts, w_dtype, bias, func});
+  if (UseShiftedConv(node, g, ctx)) {
+    return EmitShiftedConv(node, g, ctx, ConvBuffers{x, y, w_parts, w_dtype, bias, func, residual});
+  }
+  // The GEMM's epilogue adds the residual when Y is the GEMM's own output (batch 1, one group).
+  const bool residual_in_gemm = residual.has_value() && batch == 1 && g.group == 1;
 
   const bool direct = IsDirect(g);
   uint64_t a_base = x, a_lane_stride = out_size;  // direct: A(m, c) = X[c][m]
@@ -246,8 +264,12 @@ absl::Status EmitConvNode(const Node& node, CodegenContext& ctx) {
     op.b_dtype = w_dtype;
     op.y = DramView{y_base + grp * mg * m_total * kF32Bytes, 1, m_total};
     GemmEpilogue e;
-    e.func = func;
+    e.func = residual.has_value() && !residual_in_gemm ? isa::ActFunc::None : func;
     if (bias.has_value()) e.bias = DramView{*bias + grp * mg * kF32Bytes, 0, 1};
+    if (residual_in_gemm) {
+      e.c = DramView{*residual, 1, m_total};
+      e.c_then_func = true;
+    }
     EmitGemm(ctx, op, e);
   }
   if (batch > 1) {  // [Cout][N][out] -> [N][Cout][out]
@@ -256,6 +278,9 @@ absl::Status EmitConvNode(const Node& node, CodegenContext& ctx) {
                     {{batch, static_cast<int64_t>(out_size), cout * out_size},
                      {cout, static_cast<int64_t>(m_total), out_size},
                      {out_size, 1, 1}});
+  }
+  if (residual.has_value() && !residual_in_gemm) {
+    EmitResidualPass(ctx, y, *residual, static_cast<uint64_t>(g.out_channels) * m_total, func);
   }
   return absl::OkStatus();
 }

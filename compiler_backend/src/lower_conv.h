@@ -83,7 +83,14 @@ struct ConvBuffers {
   isa::DType w_dtype = isa::DType::BF16;
   std::optional<uint64_t> bias;
   isa::ActFunc func = isa::ActFunc::None;
+  // A fused residual (FusedEpilogue::residual): fp32 of Y's shape, added before func.
+  std::optional<uint64_t> residual;
 };
+// Y = func(Y + residual) over Y's n elements in one vector pass (the conv forms whose GEMM cannot take
+// the residual in its epilogue). Emit phase only.
+void EmitResidualPass(CodegenContext& ctx, uint64_t y, uint64_t residual, uint64_t n, isa::ActFunc func);
+// EmitPickOutputs fused with the residual: Y[c][o] = func(Y'[c][p(o)] + residual[c][o]) in one pass
+// for 2 spatial dims (one LOAD per operand per UB chunk); other ranks pick, then EmitResidualPass.
 // The flat-position geometry of the shifted-GEMM and depthwise-vector convs (lower_conv_flat.cc): Xp
 // is X zero-padded to P = in + pad_begin + pad_end per spatial dim ([C][P...], row-major strides ps);
 // output o reads Xp[c][p(o) + shift(kk)], p(o) = sum_d o_d * stride_d * ps_d; positions [0, m_full)
@@ -107,11 +114,33 @@ void EmitPaddedInput(CodegenContext& ctx, const detail::ConvGeometry& g, const F
 void EmitPickOutputs(CodegenContext& ctx, const detail::ConvGeometry& g, const FlatConvImage& s,
                      uint64_t channels, uint64_t full, uint64_t y);
 
+void EmitPickOutputsResidual(CodegenContext& ctx, const detail::ConvGeometry& g, const FlatConvImage& s,
+                             uint64_t channels, uint64_t full, uint64_t y, uint64_t residual, isa::ActFunc func);
+
 // Conv as shifted GEMMs over the padded input (lower_conv_shifted.cc): whether it applies (group 1,
 // batch 1, channels >= array_rows / 2, a kernel larger than 1x1, prod(stride) <= 4), its
 // scratch (plan phase) and its code (emit phase).
-bool UseShiftedConv(const detail::ConvGeometry& g, const CodegenContext& ctx);
-void PlanShiftedConv(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx);
+// Packed shifted GEMM (lower_conv_packed.cc): one k-tile covers a bh x bw box of kernel offsets over the
+// last two spatial dims (bh = 1 for rank 1 or when a whole kernel row of C channels does not fit the
+// array): bw = min(array_rows / C, kernel_last); bh = min(array_rows / (C * bw), kernel_{last-1}) when
+// bw = kernel_last, else 1.
+struct ConvPacking {
+  uint64_t bh = 1, bw = 1;
+  uint64_t factor() const { return bh * bw; }
+};
+ConvPacking PackingFor(const detail::ConvGeometry& g, uint64_t array_rows);
+// Scratch (keys prefixed by `key`), packed bf16 weight segments from `w` ([Cout][C][kernel] fp32 of
+// geometry g), and the code: Y (io.y) = epilogue(conv). io.w_parts / w_dtype are unused.
+absl::Status PlanPackedShiftedConv(const std::string& key, const detail::ConvGeometry& g, const float* w,
+                                   CodegenContext& ctx);
+absl::Status EmitPackedShiftedConv(const std::string& key, const detail::ConvGeometry& g, CodegenContext& ctx,
+                                   const ConvBuffers& io);
+// Packed k-tiles for a node: PackingFor(g).factor() for group 1, batch 1 and a constant W, else 1. With
+// a factor > 1 the conv's W is not split by lower_conv.cc: PlanShiftedConv makes its own segments.
+uint64_t ShiftedPackFactor(const Node& node, const detail::ConvGeometry& g, const CodegenContext& ctx);
+// Applies when the k-tiles (packed or not) hold at least array_rows / 2 channels x offsets.
+bool UseShiftedConv(const Node& node, const detail::ConvGeometry& g, const CodegenContext& ctx);
+absl::Status PlanShiftedConv(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx);
 absl::Status EmitShiftedConv(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx,
                              const ConvBuffers& io);
 // Depthwise Conv on the vector unit (lower_conv_depthwise.cc): whether it applies (batch 1, group = C

@@ -17,6 +17,9 @@
 // that the last output reads. Y' holds the GEMM's output [Cout][Mslab], Mslab = out_0 * stride_0 * PS_0
 // (> M'), so that Cout and the outermost spatial dim merge into one DMA dimension when one strided copy
 // picks the outputs: Y[co][o] = Y'[co][p(o)].
+//
+// With a constant W and C <= array_rows / 2 the packed form takes over (lower_conv_packed.cc).
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -41,8 +44,20 @@ uint64_t Prod(const std::vector<int64_t>& v) {
 
 }  // namespace
 
-bool UseShiftedConv(const detail::ConvGeometry& g, const CodegenContext& ctx) {
-  if (g.group != 1 || g.batch != 1 || 2 * static_cast<uint64_t>(g.in_channels) < ctx.array_rows()) return false;
+uint64_t ShiftedPackFactor(const Node& node, const detail::ConvGeometry& g, const CodegenContext& ctx) {
+  const uint64_t C = static_cast<uint64_t>(g.in_channels);
+  if (g.group != 1 || g.batch != 1 || C == 0 || g.spatial_rank() == 0 || node.inputs.size() < 2 ||
+      !ctx.ValueOf(node.inputs[1]).constant.has_value()) {
+    return 1;
+  }
+  return PackingFor(g, ctx.array_rows()).factor();
+}
+
+bool UseShiftedConv(const Node& node, const detail::ConvGeometry& g, const CodegenContext& ctx) {
+  if (g.group != 1 || g.batch != 1) return false;
+  // The k-tiles must fill at least half the array's rows (packed: F * C rows).
+  const uint64_t rows = ShiftedPackFactor(node, g, ctx) * static_cast<uint64_t>(g.in_channels);
+  if (2 * rows < ctx.array_rows()) return false;
   bool one_by_one = true;
   int64_t stride_product = 1;
   for (int64_t d = 0; d < g.spatial_rank(); ++d) {
@@ -50,14 +65,25 @@ bool UseShiftedConv(const detail::ConvGeometry& g, const CodegenContext& ctx) {
     stride_product *= g.stride[d];
   }
   // A 1x1 kernel reads X directly (unit stride) or needs one copy per image row at most (strided):
-  // cheaper than computing the skipped positions.
+  // cheaper than computing the skipped positions. Fewer than array_rows / 2 channels (packed k-tiles
+  // only): unit strides, since each packed copy of the input and every MATMUL row would be paid again
+  // for every skipped position (a 7x7/2 stem with 3 channels: 42 copies, 4x the rows; im2col is cheaper).
+  if (2 * static_cast<uint64_t>(g.in_channels) < ctx.array_rows() && stride_product != 1) return false;
   return !one_by_one && stride_product <= 4;
 }
 
-void PlanShiftedConv(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx) {
+absl::Status PlanShiftedConv(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx) {
+  if (ShiftedPackFactor(node, g, ctx) > 1) {
+    const Tensor& w = *ctx.ValueOf(node.inputs[1]).constant;
+    if (w.dtype() != DataType::kFloat32) {
+      return absl::UnimplementedError(absl::StrCat(NodeLabel(node), ": W is not float32"));
+    }
+    return PlanPackedShiftedConv(node.name, g, w.as<float>(), ctx);
+  }
   const FlatConvImage s = FlatConvImageOf(g);
   if (s.has_pad) ctx.AllocateScratch(PaddedKey(node), static_cast<uint64_t>(g.in_channels) * s.padded_size * kF32Bytes);
   ctx.AllocateScratch(FullOutKey(node), static_cast<uint64_t>(g.out_channels) * s.slab * kF32Bytes);
+  return absl::OkStatus();
 }
 
 absl::Status EmitShiftedConv(const Node& node, const detail::ConvGeometry& g, CodegenContext& ctx,
@@ -66,6 +92,7 @@ absl::Status EmitShiftedConv(const Node& node, const detail::ConvGeometry& g, Co
   const uint64_t C = static_cast<uint64_t>(g.in_channels), cout = static_cast<uint64_t>(g.out_channels);
   const uint64_t kk_count = Prod(g.kernel), K = C * kk_count, R = ctx.array_rows();
   const uint64_t w_bytes = io.w_dtype == isa::DType::BF16 ? kBf16Bytes : kF32Bytes;
+  if (ShiftedPackFactor(node, g, ctx) > 1) return EmitPackedShiftedConv(node.name, g, ctx, io);
   uint64_t xp = io.x;
   if (s.has_pad) {
     TPUSIM_ASSIGN_OR_RETURN(xp, ctx.Scratch(PaddedKey(node)));
@@ -93,11 +120,15 @@ absl::Status EmitShiftedConv(const Node& node, const detail::ConvGeometry& g, Co
   op.a = op.k_tiles.front().a;
   op.b_parts = op.k_tiles.front().b_parts;
   GemmEpilogue e;
-  e.func = io.func;
+  e.func = io.residual.has_value() ? isa::ActFunc::None : io.func;
   if (io.bias.has_value()) e.bias = DramView{*io.bias, 0, 1};
   EmitGemm(ctx, op, e);
 
-  EmitPickOutputs(ctx, g, s, cout, full, io.y);
+  if (io.residual.has_value()) {
+    EmitPickOutputsResidual(ctx, g, s, cout, full, io.y, *io.residual, io.func);
+  } else {
+    EmitPickOutputs(ctx, g, s, cout, full, io.y);
+  }
   return absl::OkStatus();
 }
 

@@ -9,6 +9,7 @@
 // the pair needing the fewest LOADs; the other dims are loops), every kernel offset is one strided LOAD
 // of the tile's window elements, folded into the running tile by VECTOR max / add:
 //   acc = window(offset 0); for each further offset in row-major order: acc = acc (max|+) window(offset)
+// MaxPool whose planes and output rows merge into one DMA dimension takes lower_pool_merged.cc instead.
 // AveragePool then multiplies by fp32(1/count): mul_imm when every window has the same count, else
 // a LOAD of a constant tile of 1/count per output position (count: window positions inside the input,
 // or with count_include_pad inside the explicit pads).
@@ -22,6 +23,7 @@
 #include "absl/strings/str_cat.h"
 #include "codegen_copy.h"
 #include "codegen_vector.h"
+#include "lower_pool_merged.h"
 #include "lowering.h"
 #include "shape_functions.h"
 #include "tpusim/isa/status_macros.h"
@@ -173,6 +175,10 @@ absl::Status PlanPoolNode(const Node& node, CodegenContext& ctx) {
   TPUSIM_RETURN_IF_ERROR(PlanConstantInputs(node, ctx));
   if (IsGlobal(node) || node.inputs.empty() || node.inputs[0].empty()) return absl::OkStatus();
   TPUSIM_ASSIGN_OR_RETURN(PoolLayout l, Layout(node, ctx.ShapeOf(node.inputs[0])));
+  if (node.op_type == "MaxPool" && UseMergedMaxPool(l.p)) {  // lower_pool_merged.cc
+    PlanMergedMaxPool(node.name + "/merged", l.p, l.planes, ctx);
+    return absl::OkStatus();
+  }
   uint64_t image_elements = l.planes;
   for (uint64_t e : l.image) image_elements *= e;
   if (l.padded) ctx.AllocateScratch(PaddedKey(node), image_elements * kF32Bytes);
@@ -206,6 +212,7 @@ absl::Status EmitPoolNode(const Node& node, CodegenContext& ctx) {
   const size_t k = p.in.size();
   if (NumElements(*io.out_shape) == 0) return absl::OkStatus();
   const bool is_max = node.op_type == "MaxPool";
+  if (is_max && UseMergedMaxPool(p)) return EmitMergedMaxPool(node.name + "/merged", p, l.planes, io.in, io.out, ctx);
 
   // Image strides (elements) per spatial dim; the first window element of output 0 is image index 0.
   std::vector<uint64_t> image_strides(k + 1, 1);

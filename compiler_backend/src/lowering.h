@@ -62,6 +62,8 @@ absl::Status EmitElementwiseNode(const Node& node, CodegenContext& ctx);
 absl::Status EmitClipNode(const Node& node, CodegenContext& ctx);
 // lower_pow.cc: Pow with a constant scalar exponent 1, 2, 0.5 or -1 (copy, x*x, sqrt, reciprocal).
 absl::Status EmitPowNode(const Node& node, CodegenContext& ctx);
+// lower_pow.cc: also any other exponent (exp(y log|x|) with the sign rules); plans x, y and scratch.
+absl::Status PlanPowNode(const Node& node, CodegenContext& ctx);
 // lower_transpose.cc, lower_concat.cc, lower_slice.cc, lower_expand.cc: strided copies (codegen_copy.h).
 absl::Status EmitTransposeNode(const Node& node, CodegenContext& ctx);
 absl::Status EmitConcatNode(const Node& node, CodegenContext& ctx);
@@ -78,6 +80,10 @@ absl::Status EmitConvNode(const Node& node, CodegenContext& ctx);
 absl::Status PlanDataInput(const Node& node, CodegenContext& ctx);
 absl::Status EmitBatchNormNode(const Node& node, CodegenContext& ctx);
 absl::Status EmitPadNode(const Node& node, CodegenContext& ctx);
+// lower_pad.cc: Pad in any lowered mode (constant -> EmitPadNode; reflect, edge as DMA copies).
+absl::Status EmitPadAnyModeNode(const Node& node, CodegenContext& ctx);
+// lower_constant_of_shape.cc: ConstantOfShape with a compile-time shape (a vector fill).
+absl::Status EmitConstantOfShapeNode(const Node& node, CodegenContext& ctx);
 // lower_pool.cc: MaxPool, AveragePool (padded scratch image + per-offset strided loads), and
 // GlobalAveragePool / GlobalMaxPool (as ReduceMean / ReduceMax). PlanPoolNode plans the scratch.
 absl::Status PlanPoolNode(const Node& node, CodegenContext& ctx);

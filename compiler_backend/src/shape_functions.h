@@ -93,5 +93,15 @@ MultiShapeFn FindMultiOutputShapeFn(std::string_view op_type);  // nullptr for s
 // TPU support of MaxPool / AveragePool (no Indices output; valid geometry), LayerNormalization (scale
 // and bias with S or 1 elements); OK for other ops. Unimplemented with the reason otherwise.
 absl::Status CheckPoolOrMiscSupport(const Node& node, const Graph& graph);
+// lower_pad.cc: Pad's TPU rule (modes constant, reflect, edge; Unimplemented with the reason otherwise).
+absl::Status CheckPadSupport(const Node& node, const Graph& graph);
+// lower_pad.cc: true for nodes whose TPU lowering only copies 32-bit words (Pad reflect / edge), which
+// therefore run on int32 tensors bit-exactly.
+bool MovesInt32Words(const Node& node);
+// lower_constant_of_shape.cc: ConstantOfShape's shape function (Unimplemented while input 0 is not a
+// constant), its TPU rule (value float32 or int32 zero), and whether it fills int32 zeros.
+absl::StatusOr<Shape> ConstantOfShapeShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+absl::Status CheckConstantOfShapeSupport(const Node& node);
+bool FillsInt32Zeros(const Node& node);
 
 }  // namespace tpusim::compiler::detail

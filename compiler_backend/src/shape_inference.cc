@@ -9,7 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "internal.h"
+#include "lower_int8.h"
 #include "rnn_internal.h"
+#include "batchnorm_training.h"
 #include "shape_functions.h"
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/isa/status_macros.h"
@@ -25,6 +27,9 @@ enum class TypeRule {
   kAllEqual,    // every present input has the same type, which the output takes
   kInt64,       // indices (ArgMax, ArgMin)
   kConstant,    // the type of the Constant's value
+  kFillValue,   // ConstantOfShape: the type of attribute `value` (float32 when absent)
+  kInt32,       // MatMulInteger's accumulators
+  kInput7,      // the type of input 7 (QLinearMatMul's y_zero_point)
 };
 
 struct OpInfo {
@@ -62,6 +67,7 @@ const std::map<std::string, OpInfo>& OpTable() {
       {"Flatten", {detail::FlattenShape, TypeRule::kFirstInput}},
       {"Reshape", {detail::ReshapeShape, TypeRule::kFirstInput}},
       {"Constant", {detail::ConstantShape, TypeRule::kConstant}},
+      {"ConstantOfShape", {detail::ConstantOfShapeShape, TypeRule::kFillValue}},  // lower_constant_of_shape.cc
       {"ArgMax", {detail::ArgReduceShape, TypeRule::kInt64}},
       {"ArgMin", {detail::ArgReduceShape, TypeRule::kInt64}},
       {"Transpose", {detail::TransposeShape, TypeRule::kFirstInput}},
@@ -91,6 +97,10 @@ const std::map<std::string, OpInfo>& OpTable() {
       {"PRelu", {detail::PReluShape, TypeRule::kAllEqual}},
       {"Split", {nullptr, TypeRule::kFirstInput}},               // FindMultiOutputShapeFn
       {"LayerNormalization", {nullptr, TypeRule::kFirstInput}},  // FindMultiOutputShapeFn
+      {"MatMulInteger", {detail::MatMulIntegerShape, TypeRule::kInt32}},   // lower_int8_support.cc
+      {"QLinearMatMul", {detail::QLinearMatMulShape, TypeRule::kInput7}},
+      {"ConvInteger", {detail::ConvIntegerShape, TypeRule::kInt32}},
+      {"QLinearConv", {detail::QLinearConvShape, TypeRule::kInput7}},
   };
   return *table;
 }
@@ -127,6 +137,9 @@ absl::StatusOr<std::vector<Shape>> InferNodeShapes(const Node& node, const std::
                                                    " input shapes for ", node.inputs.size(), " inputs"));
   }
   if (const detail::MultiShapeFn multi = detail::IsRecurrentOp(node.op_type) ? detail::RecurrentShapes
+                                                                             // expand_batchnorm_training.cc:
+                                                                             : node.op_type == "BatchNormalization"
+                                                                                 ? detail::BatchNormShapes
                                                                              : detail::FindMultiOutputShapeFn(node.op_type)) {
     for (size_t i = 0; i < input_shapes.size(); ++i) {
       if (detail::Present(node, i)) TPUSIM_RETURN_IF_ERROR(CheckShape(node, input_shapes[i], "input", i));
@@ -156,6 +169,19 @@ absl::StatusOr<std::vector<DataType>> InferNodeTypes(const Node& node, const std
   DataType out = DataType::kFloat32;
   switch (op->type) {
     case TypeRule::kInt64: out = DataType::kInt64; break;
+    case TypeRule::kInt32: out = DataType::kInt32; break;
+    case TypeRule::kInput7:
+      if (!detail::Present(node, 7)) {
+        return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": required input 7 is missing"));
+      }
+      out = input_types[7];
+      break;
+    case TypeRule::kFillValue: {
+      auto it = node.attrs.find("value");
+      const Tensor* value = it == node.attrs.end() ? nullptr : std::get_if<Tensor>(&it->second);
+      out = value == nullptr ? DataType::kFloat32 : value->dtype();
+      break;
+    }
     case TypeRule::kConstant: {
       TPUSIM_ASSIGN_OR_RETURN(Tensor value, detail::ConstantNodeValue(node));
       out = value.dtype();

@@ -7,7 +7,9 @@
 #include "internal.h"
 #include "shape_functions.h"
 #include "lower_conv.h"
+#include "lower_int8.h"
 #include "rnn_internal.h"
+#include "batchnorm_training.h"
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/isa/status_macros.h"
 
@@ -28,17 +30,18 @@ const std::set<std::string>& TpuOpSet() {
       "LSTM",       "GRU",       "RNN",  // unrolled at compile time (expand_rnn.cc)
       "MaxPool",    "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Split", "Gather", "PRelu",
       "LayerNormalization",  // lower_pool.cc, lower_misc.cc, lower_layernorm.cc
+      "ConstantOfShape",     // lower_constant_of_shape.cc (when not folded before placement)
+      "MatMulInteger", "QLinearMatMul", "ConvInteger", "QLinearConv",  // int8 mode (lower_int8*.cc)
   };
   return *ops;
 }
 
-// Why the quantization ops are not lowered yet: codegen emits float-mode programs only (one mode per
-// program; the int8-mode compile path and the session split at mode changes are not written), and a
-// program binding has no uint8 element type (isa/proto/program.proto TensorType), which most ONNX
-// quantized models use.
+// Why QuantizeLinear / DequantizeLinear stay on the CPU (MatMulInteger and QLinearMatMul run in int8
+// mode, lower_int8*.cc): they convert between float32 and int8/uint8, and neither matrix mode does that
+// (a float-mode STORE narrows words to int8 as integers, an int8-mode program has no float arithmetic).
 constexpr char kQuantCpuOnly[] =
-    "is not lowered to the TPU yet: codegen emits float-mode programs only (the int8-mode path is not "
-    "written) and program bindings have no uint8 type; it runs on the CPU";
+    "is not lowered to the TPU: it converts between float32 and int8/uint8, which neither the float mode "
+    "nor the int8 mode of the vector unit does; it runs on the CPU";
 
 absl::Status NotSupported(const Node& node, const std::string& why) {
   return absl::UnimplementedError(absl::StrCat(node.op_type, " ", why));
@@ -46,7 +49,7 @@ absl::Status NotSupported(const Node& node, const std::string& why) {
 
 // What a compile-time operand holds, for messages.
 std::string OperandName(const Node& node, size_t index) {
-  if (node.op_type == "Reshape" || node.op_type == "Expand") return "shape";
+  if (node.op_type == "Reshape" || node.op_type == "Expand" || node.op_type == "ConstantOfShape") return "shape";
   if (node.op_type == "Slice") {
     static const char* const kNames[] = {"data", "starts", "ends", "axes", "steps"};
     return index < 5 ? kNames[index] : "input";
@@ -61,19 +64,19 @@ std::string OperandName(const Node& node, size_t index) {
   return "axes";
 }
 
-// Pow's exponents the vector unit computes exactly (x^2 = x*x, x^0.5 = sqrt x, x^-1 = 1/x, x^1 = x).
-bool IsLoweredExponent(float e) { return e == 1.0f || e == 2.0f || e == 0.5f || e == -1.0f; }
-
+// Pow (lower_pow.cc): float32 base; the exponent a constant scalar of any numeric type, a float32
+// constant tensor, or a float32 run-time tensor (numpy broadcasting).
 absl::Status CheckPow(const Node& node, const Graph& graph) {
   const Value* e = node.inputs.size() == 2 ? graph.FindValue(node.inputs[1]) : nullptr;
-  if (e == nullptr || !e->constant.has_value()) {
-    return NotSupported(node, "with an exponent that is not a constant is not supported on the TPU");
+  if (e == nullptr) return NotSupported(node, "needs inputs X and Y");
+  if (e->constant.has_value() && e->constant->num_elements() == 1) {
+    absl::StatusOr<float> value = detail::ScalarAsFloat(*e->constant, "exponent");
+    if (!value.ok()) return NotSupported(node, absl::StrCat("on the TPU: ", value.status().message()));
+    return absl::OkStatus();
   }
-  absl::StatusOr<float> value = detail::ScalarAsFloat(*e->constant, "exponent");
-  if (!value.ok()) return NotSupported(node, absl::StrCat("on the TPU needs a scalar exponent: ", value.status().message()));
-  if (!IsLoweredExponent(*value)) {
-    return NotSupported(node, absl::StrCat("with exponent ", *value,
-                                           " is not supported on the TPU (only 1, 2, 0.5 and -1 are exact there)"));
+  if (e->dtype != DataType::kFloat32) {
+    return NotSupported(node, absl::StrCat("with a ", std::string(DataTypeName(e->dtype)),
+                                           " exponent tensor is not supported on the TPU"));
   }
   return absl::OkStatus();
 }
@@ -81,7 +84,7 @@ absl::Status CheckPow(const Node& node, const Graph& graph) {
 absl::Status CheckTensor(const Node& node, const std::string& name, const Graph& graph) {
   const Value* v = graph.FindValue(name);
   if (v == nullptr) return NotSupported(node, absl::StrCat("refers to unknown value '", name, "'"));
-  if (v->dtype != DataType::kFloat32) {
+  if (v->dtype != DataType::kFloat32 && !(v->dtype == DataType::kInt32 && detail::MovesInt32Words(node))) {
     return NotSupported(node, absl::StrCat("on ", std::string(DataTypeName(v->dtype)), " tensors is not supported on the TPU"));
   }
   if (v->shape.has_value() && NumElements(*v->shape) > kMaxTpuElements) {
@@ -107,14 +110,15 @@ absl::Status CheckLegacyBroadcast(const Node& node, const Graph& graph) {
 }
 
 absl::Status Check(const Node& node, const Graph& graph, const std::set<std::string>& compile_time_inputs) {
-  if (node.op_type == "QuantizeLinear" || node.op_type == "DequantizeLinear" || node.op_type == "MatMulInteger" ||
-      node.op_type == "QLinearMatMul") {  // runs on the CPU kernel (runtime/src/cpu_kernels_quant.cc)
-    return NotSupported(node, kQuantCpuOnly);
+  if (detail::IsInt8ModeOpType(node.op_type)) return detail::CheckInt8Support(node, graph, compile_time_inputs);
+  if (node.op_type == "QuantizeLinear" || node.op_type == "DequantizeLinear") {
+    return NotSupported(node, kQuantCpuOnly);  // runs on the CPU kernel (runtime/src/cpu_kernels_quant.cc)
   }
   if (TpuOpSet().count(node.op_type) == 0) return NotSupported(node, "is not supported on the TPU");
   if (detail::IsRecurrentOp(node.op_type)) return detail::CheckRecurrentSupport(node, graph, compile_time_inputs);
   for (size_t i = 0; i < node.inputs.size(); ++i) {
     if (node.inputs[i].empty()) continue;
+    if (node.op_type == "Pow" && i == 1) continue;  // CheckPow
     if (!detail::ReadAtCompileTime(node, i)) {
       TPUSIM_RETURN_IF_ERROR(CheckTensor(node, node.inputs[i], graph));
       continue;
@@ -138,8 +142,11 @@ absl::Status Check(const Node& node, const Graph& graph, const std::set<std::str
     return NotSupported(node, "before opset 5 (shape as an attribute) is not supported on the TPU");
   }
   if (node.op_type == "Pow") TPUSIM_RETURN_IF_ERROR(CheckPow(node, graph));
+  if (node.op_type == "ConstantOfShape") TPUSIM_RETURN_IF_ERROR(detail::CheckConstantOfShapeSupport(node));
   TPUSIM_RETURN_IF_ERROR(detail::CheckPoolOrMiscSupport(node, graph));  // shape_functions_pool.cc
-  if (node.op_type == "Conv" || node.op_type == "BatchNormalization" || node.op_type == "Pad") {
+  if (node.op_type == "Pad") TPUSIM_RETURN_IF_ERROR(detail::CheckPadSupport(node, graph));  // lower_pad.cc
+  if (detail::IsTrainingBatchNormNode(node)) return detail::CheckBatchNormTrainingSupport(node, graph);
+  if (node.op_type == "Conv" || node.op_type == "BatchNormalization") {
     TPUSIM_RETURN_IF_ERROR(detail::CheckConvFamilySupport(node, graph));
   }
   if (node.op_type == "LeakyRelu") TPUSIM_RETURN_IF_ERROR(node.GetFloat("alpha", 0.01f).status());
@@ -161,7 +168,7 @@ const std::set<std::string>& TpuOpTypes() { return TpuOpSet(); }
 namespace detail {
 
 bool ReadAtCompileTime(const Node& node, size_t index) {
-  return IsCompileTimeOperand(node, index) || (node.op_type == "Pow" && index == 1);
+  return IsCompileTimeOperand(node, index);
 }
 
 absl::StatusOr<float> ScalarAsFloat(const Tensor& t, const std::string& what) {
@@ -192,6 +199,8 @@ bool IsCompileTimeOperand(const Node& node, size_t index) {
   if (op == "Clip") return index == 1 || index == 2;
   if (op == "Pad") return node.opset >= 11 && index >= 1 && index <= 3;  // pads, constant_value, axes
   if (op == "BatchNormalization") return index >= 1 && index <= 4;     // scale, B, mean, var
+  if (op == "ConstantOfShape") return index == 0;                       // shape
+  if (detail::IsInt8ModeOpType(op)) return detail::IsInt8CompileTimeOperand(node, index);  // zero points, scales
   return false;
 }
 

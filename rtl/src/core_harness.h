@@ -36,11 +36,16 @@ class CoreHarness final : public CoreRunner {
   absl::StatusOr<CoreResult> Run(const CoreJob& job) override;
 
  private:
-  // One DMA engine's transfer in flight: beats during [complete - beats, complete).
+  // One DMA transfer in flight: beats during [complete - beats, complete); it releases its queue at
+  // `release` (timing.md rule 3). The transfers of one engine complete in request order, and their
+  // beat windows are disjoint and in that order: transfer k + 1 requests the channel at
+  // release_k = t_c,k + X'_k at the earliest, so complete_k+1 - beats_k+1 >= t_c,k + X'_k +
+  // X'_k+1 + Lat - beats_k+1 >= complete_k (beats <= X'). A zero-row transfer (X' = 0, no beats)
+  // may complete in the same cycle as the one before it, never before.
   struct Transfer {
-    bool active = false;
     uint32_t index = 0;
     uint64_t complete = 0;
+    uint64_t release = 0;
     uint64_t beats = 0;
     uint64_t rows = 0, cols = 0, addr = 0, row_stride = 0, col_stride = 0, dtype = 0;
   };
@@ -64,7 +69,7 @@ class CoreHarness final : public CoreRunner {
   std::unique_ptr<VerilatedVcdC> vcd_;
   std::vector<isa::Word> words_;
   std::optional<simulator::DramChannelModel> channel_;
-  Transfer xfer_[3];
+  std::deque<Transfer> xfer_[3];  // per engine, in request order
   CoreResult result_;
   std::deque<uint32_t> waiting_[3];  // dispatched, not yet started, per queue (mirrors tpu_ctrl)
   uint64_t last_dispatch_ = kNever;
@@ -188,8 +193,12 @@ absl::Status CoreHarness<M>::ReadElement(const Transfer& x, uint64_t r,
 // STORE beats read st_rd_data after eval and write DRAM.
 template <typename M>
 absl::Status CoreHarness<M>::ServeBeat(int e, uint64_t t, bool after_eval) {
-  Transfer& x = xfer_[e];
-  const bool in_beat = x.active && x.beats > 0 && t + x.beats >= x.complete && t < x.complete;
+  static const Transfer kNone{};
+  const auto it = std::find_if(xfer_[e].begin(), xfer_[e].end(), [t](const Transfer& x) {
+    return x.beats > 0 && t + x.beats >= x.complete && t < x.complete;
+  });
+  const bool in_beat = it != xfer_[e].end();
+  const Transfer& x = in_beat ? *it : kNone;
   const uint64_t k = in_beat ? t + x.beats - x.complete : 0;
   const uint64_t first = k * BANKS;
   const uint64_t n = in_beat ? std::min<uint64_t>(BANKS, x.rows - first) : 0;
@@ -240,11 +249,20 @@ void CoreHarness<M>::SetInputs(uint64_t t) {
   const isa::Word zero{};
   const isa::Word& w = pc < words_.size() ? words_[pc] : zero;
   for (unsigned i = 0; i < 4; ++i) SetBits(m_->imem_data, i * 64, 64, w[i]);
-  uint8_t done = 0;
+  // dma_done[e]: the engine's transfers completing at t (at most 2, see Transfer); dma_release[e]:
+  // its newest transfer leaves the channel at t.
+  uint8_t done = 0, release = 0;
   for (int e = 0; e < 3; ++e) {
-    if (xfer_[e].active && xfer_[e].complete == t) done |= static_cast<uint8_t>(1u << e);
+    uint32_t n = 0;
+    for (const Transfer& x : xfer_[e]) {
+      if (x.complete != t) break;
+      ++n;
+    }
+    done |= static_cast<uint8_t>(n << (2 * e));
+    if (!xfer_[e].empty() && xfer_[e].back().release == t) release |= static_cast<uint8_t>(1u << e);
   }
   m_->dma_done = done;
+  m_->dma_release = release;
 }
 
 // Requests of cycle t (load, weight, store: the channel's service order) and the observation ports.
@@ -252,8 +270,7 @@ template <typename M>
 absl::Status CoreHarness<M>::TakeOutputs(uint64_t t) {
   for (int e = 0; e < 3; ++e) {
     if (!GetBits(m_->req_valid, e, 1)) continue;
-    Transfer& x = xfer_[e];
-    x.active = true;
+    Transfer& x = xfer_[e].emplace_back();
     x.index = static_cast<uint32_t>(GetBits(m_->ev_start_idx, e * 32, 32));
     x.addr = GetBits(m_->req_addr, e * 48, 48);
     x.rows = GetBits(m_->req_rows, e * 16, 16);
@@ -267,7 +284,9 @@ absl::Status CoreHarness<M>::TakeOutputs(uint64_t t) {
                                               x.rows, " rows, the program says ", shape.rows));
     }
     const uint64_t hold = channel_->timing().HoldCycles(shape);
-    x.complete = channel_->Request(t, hold).complete;
+    const simulator::DramChannelModel::Grant grant = channel_->Request(t, hold);
+    x.complete = grant.complete;
+    x.release = grant.release;
     x.beats = (x.rows + BANKS - 1) / BANKS;
   }
   return absl::OkStatus();
@@ -302,6 +321,9 @@ void CoreHarness<M>::Record(uint64_t t) {
     }
     if (GetBits(m_->ev_done, u, 1)) {
       completed(static_cast<uint32_t>(GetBits(m_->ev_done_idx, u * 32, 32)), t);
+    }
+    if (u < 3 && GetBits(m_->ev_done2, u, 1)) {
+      completed(static_cast<uint32_t>(GetBits(m_->ev_done2_idx, u * 32, 32)), t);
     }
   }
   if (m_->ev_dispatch) {
@@ -341,6 +363,7 @@ absl::StatusOr<CoreResult> CoreHarness<M>::Run(const CoreJob& job) {
   channel_.emplace(simulator::DramTiming::FromArch(state_->arch));
   result_ = CoreResult{};
   bucket_.clear();
+  for (auto& x : xfer_) x.clear();
   result_.times.assign(code.size(), CoreTimes{});
   const simulator::VcdWindow& win = job.vcd_window;
   const bool by_inst = win.unit == simulator::VcdWindow::Unit::kInstructions;
@@ -368,7 +391,7 @@ absl::StatusOr<CoreResult> CoreHarness<M>::Run(const CoreJob& job) {
     Record(t);
     bucket_.push_back(m_->bucket);
     for (int e = 0; e < 3; ++e) {
-      if (xfer_[e].active && xfer_[e].complete == t) xfer_[e].active = false;
+      while (!xfer_[e].empty() && xfer_[e].front().complete == t) xfer_[e].pop_front();
     }
     if (m_->ev_dispatch || m_->ev_start || m_->ev_done || m_->ev_passed) last_event = t;
     Dump(2 * t);

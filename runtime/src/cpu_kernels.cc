@@ -93,9 +93,11 @@ const std::vector<CpuKernel>& Registry() {
     detail::AppendSliceKernels(*kernels);
     detail::AppendConvKernels(*kernels);
     detail::AppendQuantKernels(*kernels);
+    detail::AppendQuantConvKernels(*kernels);
     detail::AppendPoolKernels(*kernels);
     detail::AppendMiscKernels(*kernels);
     detail::AppendRnnKernels(*kernels);
+    detail::AppendNormTrainingKernels(*kernels);
     return kernels;
   }();
   return *registry;

@@ -162,11 +162,13 @@ absl::Status CheckBatchNorm(const Node& node, const std::vector<KernelInputInfo>
 }
 
 absl::StatusOr<std::vector<KernelOutputInfo>> InferBatchNorm(const Node& node, const std::vector<KernelInputInfo>& in) {
+  if (IsTrainingBatchNorm(node)) return InferBatchNormTraining(node, in);  // cpu_kernels_norm_training.cc
   TPUSIM_RETURN_IF_ERROR(CheckBatchNorm(node, in));
   return std::vector<KernelOutputInfo>{{DataType::kFloat32, in[0].shape}};
 }
 
 absl::StatusOr<std::vector<Tensor>> ComputeBatchNorm(const Node& node, const std::vector<const Tensor*>& in) {
+  if (IsTrainingBatchNorm(node)) return ComputeBatchNormTraining(node, in);  // cpu_kernels_norm_training.cc
   TPUSIM_RETURN_IF_ERROR(CheckBatchNorm(node, InfosOf(in)));
   TPUSIM_ASSIGN_OR_RETURN(float eps, node.GetFloat("epsilon", 1e-5f));
   const Shape& s = in[0]->shape();

@@ -43,8 +43,16 @@ void AppendUnaryKernels(std::vector<CpuKernel>& out);
 void AppendSliceKernels(std::vector<CpuKernel>& out);
 void AppendConvKernels(std::vector<CpuKernel>& out);  // cpu_kernels_conv.cc: Conv, BatchNormalization, Pad
 void AppendQuantKernels(std::vector<CpuKernel>& out);  // cpu_kernels_quant.cc
+void AppendQuantConvKernels(std::vector<CpuKernel>& out);  // cpu_kernels_quant_conv.cc: ConvInteger, QLinearConv
 void AppendPoolKernels(std::vector<CpuKernel>& out);  // cpu_kernels_pool.cc: MaxPool, AveragePool, Global*Pool
 void AppendMiscKernels(std::vector<CpuKernel>& out);  // cpu_kernels_misc.cc: Split, Gather, PRelu, LayerNormalization
 void AppendRnnKernels(std::vector<CpuKernel>& out);  // cpu_kernels_rnn.cc: LSTM, GRU, RNN
+void AppendNormTrainingKernels(std::vector<CpuKernel>& out);  // cpu_kernels_norm_training.cc: ConstantOfShape
+// cpu_kernels_norm_training.cc: BatchNormalization with training_mode=1 (the BatchNormalization
+// kernel of cpu_kernels_conv.cc forwards such nodes here).
+bool IsTrainingBatchNorm(const Node& node);
+absl::StatusOr<std::vector<KernelOutputInfo>> InferBatchNormTraining(const Node& node,
+                                                                     const std::vector<KernelInputInfo>& in);
+absl::StatusOr<std::vector<Tensor>> ComputeBatchNormTraining(const Node& node, const std::vector<const Tensor*>& in);
 
 }  // namespace tpusim::runtime::detail

@@ -4,6 +4,7 @@
 #include "absl/strings/str_join.h"
 #include "session_impl.h"
 #include "tpusim/compiler_backend/compiler.h"
+#include "tpusim/isa/arch_config.h"
 #include "tpusim/isa/status_macros.h"
 #include "tpusim/runtime/builder.h"
 #include "tpusim/runtime/cpu_kernels.h"
@@ -54,7 +55,12 @@ absl::StatusOr<std::vector<Placement>> PlaceNodes(const compiler::Graph& graph, 
       p.reason = "session device is cpu";
       if (!has_cpu_kernel) failure = "no CPU kernel (the session device is cpu)";
     } else {
-      const absl::Status tpu = compiler::CheckTpuSupport(node, graph, compile_time_inputs);
+      absl::Status tpu = compiler::CheckTpuSupport(node, graph, compile_time_inputs);
+      const bool int8_mode = compiler::IsInt8ModeOp(node);  // runs in the array's int8 mode
+      if (tpu.ok() && int8_mode && !isa::SupportsMatmulType(options.arch, isa::INT8_INT32)) {
+        tpu = absl::UnimplementedError(absl::StrCat(node.op_type, " runs in the array's int8 mode; arch ",
+                                                    options.arch.name(), " has no INT8_INT32 matrix mode"));
+      }
       const std::string tpu_reason = tpu.ok() ? "" : std::string(tpu.message());
       if (*requested == "/device:CPU:0" && has_cpu_kernel) {
         p.reason = "requested";

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <list>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -213,7 +214,10 @@ absl::StatusOr<SessionImpl::Loaded*> SessionImpl::GetProgram(
   const Segment& segment = plan_.segments[index];
   std::vector<std::string> names;
   for (int n : segment.nodes) names.push_back(graph_.nodes[n].name);
-  const std::string where = absl::StrCat("TPU segment ", index, " (", absl::StrJoin(names, ", "), ")");
+  // Segments of int8-mode ops (compiler::IsInt8ModeOp) compile to int8-mode programs: labelled "[int8]".
+  const bool int8_mode = compiler::IsInt8ModeOp(graph_.nodes[segment.nodes.front()]);
+  const std::string where = absl::StrCat("TPU segment ", index, int8_mode ? " [int8]" : "", " (",
+                                         absl::StrJoin(names, ", "), ")");
   absl::StatusOr<compiler::Graph> sub = SegmentSubgraph(graph_, segment, inputs, compile_time_values);
   if (!sub.ok()) return absl::Status(sub.status().code(), absl::StrCat(where, ": ", sub.status().message()));
   compiler::CompileOptions compile_options;
@@ -257,6 +261,7 @@ absl::Status SessionImpl::RunSegment(int index, Env& env, RunReport& report) {
   TPUSIM_ASSIGN_OR_RETURN(Loaded * loaded, GetProgram(index, inputs, compile_time_values, report));
   const isa::Program& program = loaded->program;
   TPUSIM_ASSIGN_OR_RETURN(driver::Stream * stream, StreamFor(*tpu_, tpu_stream_));
+  std::list<compiler::Tensor> device_repr;  // uint8 inputs as int8 (outlives `memory`'s final sync)
   ScopedAllocations memory(*tpu_, *stream);
   std::vector<driver::DeviceMemory> in_mems, out_mems;
   for (const isa::Binding& b : program.inputs()) {
@@ -265,6 +270,9 @@ absl::Status SessionImpl::RunSegment(int index, Env& env, RunReport& report) {
       return absl::InternalError(absl::StrCat("program input '", b.name(), "' is not an input of TPU segment ", index));
     }
     const compiler::Tensor* t = inputs[it - segment.inputs.begin()];
+    if (b.dtype() == isa::INT8 && t->dtype() == compiler::DataType::kUint8) {  // int8 mode: docs/quantization.md
+      t = &device_repr.emplace_back(compiler::ToDeviceInt8(*t));
+    }
     TPUSIM_ASSIGN_OR_RETURN(compiler::DataType dtype, BindingDataType(b));
     if (dtype != t->dtype() || compiler::Shape(b.shape().begin(), b.shape().end()) != t->shape()) {
       return absl::InternalError(absl::StrCat("program input '", b.name(), "' is ", isa::TensorType_Name(b.dtype()),
@@ -293,7 +301,11 @@ absl::Status SessionImpl::RunSegment(int index, Env& env, RunReport& report) {
   absl::Status status = stream->Synchronize();
   if (!status.ok()) return absl::Status(status.code(), absl::StrCat("TPU segment ", index, ": ", status.message()));
   report.tpu_seconds += SecondsSince(launch_start);
-  for (int j = 0; j < program.outputs_size(); ++j) env.computed[program.outputs(j).name()] = std::move(outputs[j]);
+  for (int j = 0; j < program.outputs_size(); ++j) {
+    const compiler::Value* v = graph_.FindValue(program.outputs(j).name());  // uint8 values: back from int8
+    env.computed[program.outputs(j).name()] =
+        v != nullptr ? compiler::FromDeviceInt8(outputs[j], v->dtype) : std::move(outputs[j]);
+  }
   LaunchRecord record;
   record.label = loaded->label;
   record.cycles = stats.cycles;

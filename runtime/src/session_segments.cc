@@ -57,7 +57,11 @@ ExecutionPlan PlanExecution(const compiler::Graph& graph, const std::vector<Plac
       plan.steps.push_back({node, -1});
       continue;
     }
-    const bool extends = i > 0 && placements[i - 1].device == kTpuDeviceName;
+    // A program has one matrix mode (float or int8: compiler::IsInt8ModeOp), so a change of mode
+    // between consecutive TPU nodes starts a new segment; values cross through the host as between
+    // any two segments.
+    const bool extends = i > 0 && placements[i - 1].device == kTpuDeviceName &&
+                         compiler::IsInt8ModeOp(graph.nodes[i]) == compiler::IsInt8ModeOp(graph.nodes[i - 1]);
     if (!extends) {
       plan.steps.push_back({-1, static_cast<int>(plan.segments.size())});
       plan.segments.emplace_back();

@@ -89,10 +89,11 @@ void DramChannelModel::Reset() {
 DramChannelModel::Grant DramChannelModel::Request(uint64_t now, uint64_t hold) {
   TPUSIM_CHECK(now >= last_request_, "DRAM requests must come in non-decreasing cycles");
   last_request_ = now;
-  if (hold == 0) return {now, SaturatingAdd(now, timing_.latency)};
+  const uint64_t next = SaturatingAdd(now, 1);
+  if (hold == 0) return {now, SaturatingAdd(now, timing_.latency), next};
   const uint64_t begin = std::max(now, free_at_);
   free_at_ = SaturatingAdd(begin, hold);
-  return {begin, SaturatingAdd(free_at_, timing_.latency)};
+  return {begin, SaturatingAdd(free_at_, timing_.latency), std::max(free_at_, next)};
 }
 
 }  // namespace tpusim::simulator

@@ -122,6 +122,50 @@ TEST_F(RtlEngineTest, MatmulActivateStoreMatchesFunctionalBits) {
   EXPECT_GT(Cycles(code), 0u);
 }
 
+// Pipelined DMAs (docs/timing.md rule 3, version 3): a DMA releases its queue when it leaves the
+// channel, so the core keeps several transfers of one engine in flight. Each checks the bits too:
+// the beats of one transfer must reach its own UB rows / weight slot with its own dtype.
+TEST_F(RtlEngineTest, PipelinedLoadsKeepTheirOwnRowsLanesAndDtypes) {
+  // LOAD f32 6 x 8 (192 B, X' 12): channel [1, 13), done 53, beats [50, 53). LOAD bf16 3 x 5 lanes
+  // (30 B, X' = max(2, ceil(3 / 2)) = 2): starts at 13, channel [13, 15), done 55, beats [53, 55)
+  // — its first beat in the cycle the first LOAD completes.
+  EXPECT_EQ(Cycles({Load(DType::F32, 0, 0, 6, 8, 8), Load(DType::BF16, 1024, 10, 3, 5, 8), Halt()}),
+            55u);
+}
+
+TEST_F(RtlEngineTest, PipelinedWeightLoadsFillTheirOwnSlots) {
+  // LOAD f32 4 x 8 (X' 8): [1, 9), done 49. LOAD_WEIGHTS f32 (256 B, X' 16) from 9: [9, 25), done
+  // 65; LOAD_WEIGHTS bf16 (128 B, X' 8) from 25 (1 tile held < F = 2): [25, 33), done 73. SIGNAL
+  // completes at 73, the WAIT passes, MATMUL pop 4 rows starts at 73 (tile 0 shifted [65, 73)); the
+  // next pops tile 1 after its shift [73, 81): s 81, done 81 + 4 + 14 = 99.
+  EXPECT_EQ(Cycles({Load(DType::F32, 256, 0, 4, 8, 8), LoadWeights(DType::F32, 0, 8, 8, 8),
+                    LoadWeights(DType::BF16, 512, 8, 8, 8), Token(Opcode::SIGNAL, isa::Queue::Load, 1),
+                    Token(Opcode::WAIT, isa::Queue::Compute, 1), Matmul(0, 0, 4, true),
+                    Matmul(0, 8, 4, true), Halt()}),
+            99u);
+}
+
+TEST_F(RtlEngineTest, AZeroRowDmaCanCompleteWithTheOneBeforeIt) {
+  // LOAD 6 rows (X' 12): done 53. LOAD 0 rows starts at its release 13 and completes at 13 + 40 =
+  // 53 too; the next 0-row LOAD starts at 14 and completes at 54.
+  const Instruction empty = Load(DType::F32, 0, 0, 0, 8, 8);
+  EXPECT_EQ(Cycles({Load(DType::F32, 0, 0, 6, 8, 8), empty, empty, Halt()}), 54u);
+  // The same on the weight engine: tile A (X' 16) done 57 with a 0-row tile started at 17; pops:
+  // A at 57 + 8 = 65 (2 rows), the empty tile after its shift [65, 73): done 73 + 2 + 14 = 89.
+  EXPECT_EQ(Cycles({LoadWeights(DType::F32, 0, 8, 8, 8), LoadWeights(DType::F32, 0, 0, 8, 8),
+                    Matmul(0, 0, 2, true), Matmul(0, 2, 2, true), Halt()}),
+            89u);
+}
+
+TEST_F(RtlEngineTest, TheQueueDepthBoundsTheDmasInFlight) {
+  // Q = 8 one-row LOADs (32 B, X' 2): LOAD k on the channel [1 + 2k, 3 + 2k), done 43 + 2k. LOAD 8
+  // is dispatched when LOAD 0 frees its entry at 43, starts at 44 and completes at 44 + 42 = 86.
+  std::vector<Instruction> code;
+  for (uint64_t k = 0; k <= 8; ++k) code.push_back(Load(DType::F32, 32 * k, k, 1, 8, 8));
+  code.push_back(Halt());
+  EXPECT_EQ(Cycles(code), 86u);
+}
+
 TEST_F(RtlEngineTest, SixteenBySixteenModelRuns) {
   // rtl-16x16: LOAD_WEIGHTS 16x16 bf16 = 512 B: T = 32 + 40; 1 + 72 + 16 + 4 + 16 + 16 - 2.
   EXPECT_EQ(Cycles({LoadWeights(DType::BF16, 0, 16, 16, 16), Matmul(0, 0, 4, true), Halt()},

@@ -69,6 +69,8 @@ class CycleDataflowTest : public ::testing::TestWithParam<ArchCase> {
   }
   // A full tile's DMA: R rows of C weights.
   uint64_t T() { return rig_.T(rig_.R() * rig_.C() * rig_.WeightBytes(), rig_.R()); }
+  // X', the cycles a full tile holds the DRAM channel (T = X' + Lat).
+  uint64_t Hold() { return rig_.Hold(rig_.R() * rig_.C() * rig_.WeightBytes(), rig_.R()); }
   isa::Instruction Mm(uint64_t rows, bool pop) {
     return Matmul(0, 0, rows, pop, false, rig_.MatmulType());
   }
@@ -143,11 +145,12 @@ TEST_P(CycleDataflowTest, ActivateWaitsForTheLastDrain) {
 }
 
 TEST_P(CycleDataflowTest, APopTakesTheFifoHeadAsSoonAsItArrives) {
-  // LOAD_WEIGHTS A done at 1 + T; B starts then (rule 2) and is done at 1 + 2T. MATMUL 2 starts at
-  // 1 + T; MATMUL 3 pops B at max(1 + T + E(b), 1 + 2T) — no R-cycle shift after either arrival.
+  // LOAD_WEIGHTS A done at 1 + T; it leaves the channel at 1 + X', when B starts (rule 3, version
+  // 3; F >= 2 on every arch here) and B is done at 1 + 2X' + Lat = 1 + T + X'. MATMUL 2 starts at
+  // 1 + T; MATMUL 3 pops B at max(1 + T + E(b), 1 + T + X') — no R-cycle shift after either arrival.
   for (uint64_t b : {uint64_t{3}, 3 * rig_.R()}) {
     SCOPED_TRACE(b);
-    const uint64_t s2 = std::max(1 + T() + E(b), 1 + 2 * T());
+    const uint64_t s2 = std::max(1 + T() + E(b), 1 + T() + Hold());
     EXPECT_EQ(Cycles({FullTile(), FullTile(), Mm(b, true), Mm(b, true), Halt()}), s2 + Os(b));
   }
 }
@@ -334,12 +337,15 @@ TEST(CycleDataflowBitsTest, TokenScheduledGemmIsSlowerOnOutputStationaryByTheFor
     EXPECT_GT(runs.os.cycles, runs.ws.cycles);
     EXPECT_EQ(runs.os.cycles - runs.ws.cycles, os - ws);
     if (r == 8) {
-      // tiny by hand: LOADs of 1024 B take 64 + 40 cycles (done 105, 209), the tiles 16 + 40 (265,
-      // 321); MATMULs from 321. WS: done 321 + 78 = 399, ACTIVATE 32 -> 431, STORE 104 -> 535.
-      // OS: done 321 + 184 = 505, ACTIVATE -> 537, STORE -> 641.
+      // tiny by hand (contract version 3: each DMA releases the load queue when it leaves the
+      // channel): LOADs of 1024 B hold it 64 cycles: [1, 65) and [65, 129), done 105 and 169; the
+      // tiles 16 each: [129, 145) and [145, 161), done 185 and 201. The SIGNAL completes with the
+      // last, 201; MATMULs from 201 (tile 0 shifted at 193). WS: done 201 + 78 = 279, ACTIVATE 32
+      // -> 311, STORE 64 + 40 -> 415. OS: done 201 + 184 = 385, ACTIVATE -> 417, STORE -> 521.
+      // (Version 2, one DMA at a time: 535 and 641.)
       EXPECT_EQ(os - ws, 106u);
-      EXPECT_EQ(runs.ws.cycles, 535u);
-      EXPECT_EQ(runs.os.cycles, 641u);
+      EXPECT_EQ(runs.ws.cycles, 415u);
+      EXPECT_EQ(runs.os.cycles, 521u);
     }
     EXPECT_EQ(runs.ws.macs, 2u * 32 * r * n);
   }

@@ -111,33 +111,35 @@ TEST(CycleModelTest, OpCyclesAndTraceFollowTheInstructions) {
   program.add_op_names("load");
   program.add_op_names("matmul");
   const std::vector<isa::Instruction> code = {
-      Load(DType::F32, 0, 0, 8, 8, 8),      // op 0: s 1, done 1 + T(256) = 57
-      LoadWeights(DType::F32, 0, 8, 8, 8),  // op 1: s 57 (after the LOAD), done 57 + 56 = 113
-      Matmul(0, 0, 8, true),                // op 1: s 113 + 8 = 121, done 121 + 8 + 14 = 143
-      isa::Make(Opcode::SYNC),              // op 1: reached at 3, dispatched at 143, done 144
-      testing::Activate(isa::ActFunc::None, 0, 0, 8),  // op 1: d 144, s 145, done 145 + 8 = 153
+      // X'(256 B, 8 rows) = 16, Lat = 40. The LOAD leaves the channel at 1 + 16 = 17 and releases
+      // the load queue then (rule 3, version 3).
+      Load(DType::F32, 0, 0, 8, 8, 8),      // op 0: s 1, done 1 + 16 + 40 = 57
+      LoadWeights(DType::F32, 0, 8, 8, 8),  // op 1: s 17, channel [17, 33), done 33 + 40 = 73
+      Matmul(0, 0, 8, true),                // op 1: s 73 + 8 = 81, done 81 + 8 + 14 = 103
+      isa::Make(Opcode::SYNC),              // op 1: reached at 3, dispatched at 103, done 104
+      testing::Activate(isa::ActFunc::None, 0, 0, 8),  // op 1: d 104, s 105, done 105 + 8 = 113
       Halt(),                               // op 1
   };
   for (uint32_t op : {0u, 1u, 1u, 1u, 1u, 1u}) program.add_inst_op(op);
   auto stats = rig.Run(code, /*trace=*/true, &program);
   ASSERT_TRUE(stats.ok()) << stats.status();
-  EXPECT_EQ(stats->cycles, 153u);
-  EXPECT_EQ(stats->op_cycles, (std::vector<uint64_t>{56, 153 - 57}));
+  EXPECT_EQ(stats->cycles, 113u);
+  EXPECT_EQ(stats->op_cycles, (std::vector<uint64_t>{56, 113 - 17}));
   EXPECT_EQ(stats->op_instructions, (std::vector<uint64_t>{1, 5}));
   ASSERT_EQ(stats->trace.size(), 5u);
   const std::vector<std::string> units = {"load DMA", "weight DMA", "MXU", "controller",
                                           "vector unit"};
   const std::vector<std::pair<uint64_t, uint64_t>> spans = {
-      {1, 57}, {57, 113}, {121, 143}, {3, 144}, {145, 153}};
+      {1, 57}, {17, 73}, {81, 103}, {3, 104}, {105, 113}};
   for (size_t k = 0; k < units.size(); ++k) {
     EXPECT_EQ(stats->trace[k].unit, units[k]);
     EXPECT_EQ(stats->trace[k].instruction, k);
     EXPECT_EQ(stats->trace[k].start, spans[k].first) << units[k];
     EXPECT_EQ(stats->trace[k].end, spans[k].second) << units[k];
   }
-  // Buckets: idle [0, 3); MATMUL ready at max(d 2 + 1, 0) = 3: load stall [3, 113), shift
-  // [113, 121), active [121, 143), sync [143, 144), idle [144, 145), non-matrix [145, 153).
-  EXPECT_EQ(stats->buckets.weight_load_stall, 110u);
+  // Buckets: idle [0, 3); MATMUL ready at max(d 2 + 1, 0) = 3: load stall [3, 73), shift
+  // [73, 81), active [81, 103), sync [103, 104), idle [104, 105), non-matrix [105, 113).
+  EXPECT_EQ(stats->buckets.weight_load_stall, 70u);
   EXPECT_EQ(stats->buckets.weight_shift, 8u);
   EXPECT_EQ(stats->buckets.active, 22u);
   EXPECT_EQ(stats->buckets.sync_wait, 1u);

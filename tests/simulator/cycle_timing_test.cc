@@ -3,7 +3,8 @@
 // Expected counts are the doc's formulas evaluated here from the hand-written numbers of
 // cycle_test_util.h (tiny: BW 16 B/cycle, Lat 40, 2 UB banks; a16: BW 48, Lat 10, 2 banks; tpu-v1:
 // BW 340/7, Lat 100, 8 banks). A DMA of S bytes in `rows` UB rows holds the DRAM channel
-// X'(S, rows) = max(ceil(S / BW), ceil(rows / banks)) cycles (rule 3, contract version 2).
+// X'(S, rows) = max(ceil(S / BW), ceil(rows / banks)) cycles, releases its queue when it leaves the
+// channel (t_c + X') and completes Lat cycles later (rule 3, contract version 3).
 #include <algorithm>
 #include <cstdint>
 #include <tuple>
@@ -113,11 +114,13 @@ TEST_P(CycleTimingTest, SyncWaitsForTheLastCompletionAndTakesOneCycle) {
   EXPECT_EQ(Cycles({load, isa::Make(Opcode::SYNC), load, Halt()}), 3 + 2 * t);
 }
 
-TEST_P(CycleTimingTest, SameQueueDmasRunOneAfterAnother) {
-  // LOAD then LOAD: the second starts when the first completes (rule 2): 1 + 2T.
-  const uint64_t t = rig_.T(8 * 4, 1);
+TEST_P(CycleTimingTest, SameQueueDmasPipelineOnTheChannel) {
+  // LOAD then LOAD: the first holds the channel [1, 1 + X') and releases the queue at 1 + X'; the
+  // second starts then (d 1 + 1 <= 1 + X'), holds [1 + X', 1 + 2X') and completes at 1 + 2X' + Lat
+  // (version 2, one DMA at a time: 1 + 2T = 1 + 2X' + 2 Lat).
+  const uint64_t x = rig_.Hold(8 * 4, 1);
   const isa::Instruction load = Load(DType::F32, 0, 0, 1, 8, 8);
-  EXPECT_EQ(Cycles({load, load, Halt()}), 1 + 2 * t);
+  EXPECT_EQ(Cycles({load, load, Halt()}), 1 + 2 * x + rig_.Lat());
 }
 
 TEST_P(CycleTimingTest, LoadAndStoreShareTheDramChannel) {
@@ -174,15 +177,16 @@ TEST_P(CycleTimingTest, SignalAndWaitPassATokenBetweenQueuesInZeroCycles) {
 }
 
 TEST_P(CycleTimingTest, WeightLoadHidesUnderARunningMatmul) {
-  // 0 LOAD_WEIGHTS A   load q:  s 1, done a1 = 1 + T
+  // 0 LOAD_WEIGHTS A   load q:  s 1, leaves the channel at 1 + X', done a1 = 1 + T
   // 1 MATMUL pop B     compute: starts when A has shifted: s1 = a1 + R
-  // 2 LOAD_WEIGHTS B   load q:  s a1 (FIFO holds 1 < F), done a2 = a1 + T (channel free at 1 + X)
+  // 2 LOAD_WEIGHTS B   load q:  s 1 + X' (A released the queue; the FIFO holds 1 < F),
+  //                             done a2 = 1 + 2X' + Lat = a1 + X'
   // 3 MATMUL pop B     starts at max(s1 + B, shift of B done = max(a2, s1) + R)
   // 4 SIGNAL compute 1 completes with MATMUL 3 at s2 + B + R + C - 2
   // 5 WAIT store 1, 6 STORE of 4 x 8 f32 -> done = that + T(128)
-  const uint64_t t = TileT();
-  const uint64_t b = t;  // just long enough to hide the second transfer (fits the accumulators)
-  const uint64_t a1 = 1 + t, s1 = a1 + rig_.R(), a2 = a1 + t;
+  const uint64_t t = TileT(), x = t - rig_.Lat();
+  const uint64_t b = t;  // long enough to hide the second transfer (fits the accumulators)
+  const uint64_t a1 = 1 + t, s1 = a1 + rig_.R(), a2 = a1 + x;
   const uint64_t s2 = std::max(s1 + b, std::max(a2, s1) + rig_.R());
   EXPECT_EQ(s2, s1 + b);  // hidden
   const uint64_t m2 = s2 + b + rig_.R() + rig_.C() - 2;
@@ -195,15 +199,16 @@ TEST_P(CycleTimingTest, WeightLoadHidesUnderARunningMatmul) {
   EXPECT_EQ(stats->cycles, m2 + rig_.T(4 * 8 * 4, 4));
   ASSERT_EQ(stats->trace.size(), 5u);
   EXPECT_EQ(stats->trace[2].unit, "weight DMA");
-  EXPECT_EQ(stats->trace[2].start, a1);
+  EXPECT_EQ(stats->trace[2].start, 1 + x);
   EXPECT_EQ(stats->trace[1].end, s2);  // the MXU track: MATMUL 1 until MATMUL 3 starts feeding
   EXPECT_EQ(stats->trace[3].start, s2);
   EXPECT_EQ(stats->trace[3].end, m2);
 }
 
 TEST_P(CycleTimingTest, FullWeightFifoStallsTheNextLoadWeightsUntilAPop) {
-  // F LOAD_WEIGHTS fill the FIFO; a long VECTOR holds the compute queue, so the first pop (and with
-  // it the start of LOAD_WEIGHTS number F+1) waits for the VECTOR: s = max(1 + F T, vector done).
+  // F LOAD_WEIGHTS fill the FIFO (the last one done by 1 + F T, 1 + F X' + Lat under version 3);
+  // a long VECTOR holds the compute queue, so the first pop (and with it the start of LOAD_WEIGHTS
+  // number F+1) waits for the VECTOR: s = vector done.
   const uint64_t f = rig_.arch_case().arch.weight_fifo_depth(), t = TileT();
   std::vector<isa::Instruction> code(f, FullTile());
   const uint64_t n = (f * t + 50) * rig_.V() / rig_.Lw() + 1;  // the VECTOR outlasts F transfers

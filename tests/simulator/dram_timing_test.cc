@@ -124,6 +124,20 @@ TEST(DramChannelModelTest, AZeroHoldNeverTouchesTheChannel) {
   EXPECT_EQ(ch.Request(4, 1).begin, 30u);
 }
 
+TEST(DramChannelModelTest, ATransferReleasesItsQueueWhenItLeavesTheChannel) {
+  // Contract version 3: release = t_c + X' (at least request + 1). Request at 1 holding 10: [1, 11),
+  // released at 11, completes 51. Request at 2 holding 4: [11, 15), released at 15. A 0-hold
+  // transfer at 20 releases at 21 and completes at 60.
+  DramChannelModel ch(Tiny());
+  const DramChannelModel::Grant a = ch.Request(1, 10);
+  EXPECT_EQ(a.release, 11u);
+  EXPECT_EQ(a.complete, 51u);
+  EXPECT_EQ(ch.Request(2, 4).release, 15u);
+  const DramChannelModel::Grant empty = ch.Request(20, 0);
+  EXPECT_EQ(empty.release, 21u);
+  EXPECT_EQ(empty.complete, 60u);
+}
+
 TEST(DramChannelModelTest, ResetFreesTheChannelAndACopyIsASnapshot) {
   DramChannelModel ch(Tiny());
   ch.Request(10, 100);

@@ -8,11 +8,17 @@
 // While run is high:
 //  - Instruction port: imem_data must be program[imem_addr] during every cycle.
 //  - DMA port: a LOAD (0), LOAD_WEIGHTS (1) or STORE (2) that starts at t raises req_valid[e] during
-//    t with its fields. The harness answers with dma_done[e] during the cycle the instruction
-//    completes (at least one cycle later), and moves the data in between, in beats of up to
-//    UB_BANKS rows, during cycles after t and before the completion: LOAD and LOAD_WEIGHTS beats
-//    carry raw DRAM elements (zero-extended to 32 bits; the core widens and converts them), STORE
-//    reads (st_rd_*) return narrowed elements in st_rd_data in the same cycle.
+//    t with its fields. The harness raises dma_release[e] during the cycle the transfer has left
+//    the DRAM channel (t_c + X', at least t + 1: timing.md rule 3), which releases its queue, and
+//    answers with dma_done[e] = 1 during the cycle the instruction completes (2 when a zero-row
+//    transfer completes in the same cycle as the one before it). Several transfers of one engine
+//    may be in flight (at most INSTRUCTION_QUEUE_DEPTH); they complete in request order. The harness
+//    moves the data in beats of up to UB_BANKS rows, during cycles after t and before the
+//    completion, after every earlier transfer of the engine has completed (or in its completion
+//    cycle): LOAD and LOAD_WEIGHTS beats carry raw DRAM elements (zero-extended to 32 bits; the
+//    core widens and converts them), STORE reads (st_rd_*) return narrowed elements in st_rd_data
+//    in the same cycle. The core keeps each in-flight transfer's UB side (index, UB row, lanes,
+//    dtype) in a FIFO per engine; a beat belongs to the oldest transfer not completing this cycle.
 //  - Observation: ev_* report dispatches, starts, zero-time passes and completions at t; halted rises
 //    the cycle after HALT is dispatched; cycles is then the run's cycle count.
 module tpu_core
@@ -41,7 +47,8 @@ module tpu_core
     output logic [2:0][31:0]              req_row_stride,
     output logic [2:0][31:0]              req_col_stride,
     output logic [2:0][2:0]               req_dtype,
-    input  logic [2:0]                    dma_done,
+    input  logic [2:0]                    dma_release,
+    input  logic [2:0][1:0]               dma_done,
     input  logic                          ld_beat_valid,
     input  logic [15:0]                   ld_beat_first,
     input  logic [NB-1:0]                 ld_beat_n,
@@ -66,6 +73,8 @@ module tpu_core
     output logic [4:0][31:0]              ev_start_idx,
     output logic [4:0]                    ev_done,
     output logic [4:0][31:0]              ev_done_idx,
+    output logic [2:0]                    ev_done2,      // a second DMA completion of engine e at t
+    output logic [2:0][31:0]              ev_done2_idx,  // (a zero-row transfer, after ev_done_idx)
     output logic                          halted,
     output logic [63:0]                   cycles,
     // Where this cycle goes (docs/timing.md "Where every cycle of the array goes"), the first that
@@ -102,6 +111,9 @@ module tpu_core
       .done_store     (dma_done[2]),
       .done_mxu       (done_mxu),
       .done_vec       (done_vec),
+      .rel_load       (dma_release[0]),
+      .rel_weight     (dma_release[1]),
+      .rel_store      (dma_release[2]),
       .held           (held),
       .shadow_full    (shadow_full),
       .start_valid    (start_valid),
@@ -124,12 +136,31 @@ module tpu_core
     assign ev_start_idx[u] = start_idx[u];
   end
 
-  // ---- DMA engines: requests and the UB / FIFO side ------------------------------------------------
-  logic [2:0][31:0] dma_idx_q;
+  // ---- DMA engines: requests, in-flight transfers and the UB / FIFO side ---------------------------
+  // Per engine, a FIFO of the transfers in flight (started, not completed), oldest at rd_q: at most
+  // Q, since each holds an entry of its queue until it completes. A start and completions may
+  // happen in the same cycle; `cur` is the oldest transfer not completing now (this cycle's beat).
+  localparam int Q  = arch_pkg::INSTRUCTION_QUEUE_DEPTH;
+  localparam int QI = (Q > 1) ? $clog2(Q) : 1;
+  typedef struct packed {
+    logic [31:0]   idx;
+    logic [AW-1:0] ub_row;
+    logic [15:0]   lanes;
+    logic [2:0]    dtype;
+  } xfer_t;
+  /* verilator lint_off UNUSEDSIGNAL */
+  xfer_t         fl_q[3][Q];  // the weight engine's UB fields are unused (tpu_weights keeps its side)
+  logic [QI-1:0] rd_q[3], wr_q[3];
+  xfer_t         cur[3];
+  /* verilator lint_on UNUSEDSIGNAL */
+  function automatic logic [QI-1:0] ptr_plus(input logic [QI-1:0] p, input logic [1:0] n);
+    return QI'((32'(p) + 32'(n)) % Q);
+  endfunction
   for (genvar e = 0; e < 3; e++) begin : g_req
     /* verilator lint_off UNUSEDSIGNAL */
     logic [255:0] i;  // the fields of the DMA formats
     /* verilator lint_on UNUSEDSIGNAL */
+    xfer_t x;
     assign i = start_instr[e];
     assign req_valid[e] = start_valid[e];
     if (e == 1) begin : g_weights
@@ -139,6 +170,7 @@ module tpu_core
       assign req_row_stride[e] = i[WEIGHTS_ROW_STRIDE_LSB+:32];
       assign req_col_stride[e] = i[WEIGHTS_COL_STRIDE_LSB+:32];
       assign req_dtype[e]      = i[WEIGHTS_DTYPE_LSB+:3];
+      assign x = '{idx: start_idx[e], ub_row: '0, lanes: '0, dtype: i[WEIGHTS_DTYPE_LSB+:3]};
     end else begin : g_dma
       assign req_addr[e]       = i[DMA_DRAM_ADDR_LSB+:48];
       assign req_rows[e]       = i[DMA_ROWS_LSB+:16];
@@ -146,36 +178,46 @@ module tpu_core
       assign req_row_stride[e] = i[DMA_ROW_STRIDE_LSB+:32];
       assign req_col_stride[e] = i[DMA_LANE_STRIDE_LSB+:32];
       assign req_dtype[e]      = i[DMA_DTYPE_LSB+:3];
+      assign x = '{idx: start_idx[e], ub_row: AW'(i[DMA_UB_ROW_LSB+:DMA_UB_ROW_WIDTH]),
+                   lanes: i[DMA_LANES_LSB+:16], dtype: i[DMA_DTYPE_LSB+:3]};
     end
-    always_ff @(posedge clk) if (run && start_valid[e]) dma_idx_q[e] <= start_idx[e];
-    assign ev_done[e]     = dma_done[e];
-    assign ev_done_idx[e] = dma_idx_q[e];
+    always_ff @(posedge clk) begin
+      if (!rst_n) begin
+        rd_q[e] <= '0;
+        wr_q[e] <= '0;
+      end else if (run) begin
+        if (start_valid[e]) begin
+          fl_q[e][wr_q[e]] <= x;
+          wr_q[e]          <= ptr_plus(wr_q[e], 2'd1);
+        end
+        rd_q[e] <= ptr_plus(rd_q[e], dma_done[e]);
+      end
+    end
+    assign cur[e]          = fl_q[e][ptr_plus(rd_q[e], dma_done[e])];
+    assign ev_done[e]      = dma_done[e] != 2'd0;
+    assign ev_done_idx[e]  = fl_q[e][rd_q[e]].idx;
+    assign ev_done2[e]     = dma_done[e] == 2'd2;
+    assign ev_done2_idx[e] = fl_q[e][ptr_plus(rd_q[e], 2'd1)].idx;
   end
 
-  // LOAD: widen the beat's elements into UB rows (lanes >= `lanes` are zero).
-  logic [AW-1:0] ld_ub_q, st_ub_q;
-  logic [15:0]   ld_lanes_q;
-  logic [2:0]    ld_dtype_q, st_dtype_q;
-  always_ff @(posedge clk) begin
-    if (run && start_valid[0]) begin
-      ld_ub_q    <= AW'(start_instr[0][DMA_UB_ROW_LSB+:DMA_UB_ROW_WIDTH]);
-      ld_lanes_q <= start_instr[0][DMA_LANES_LSB+:16];
-      ld_dtype_q <= start_instr[0][DMA_DTYPE_LSB+:3];
-    end
-    if (run && start_valid[2]) begin
-      st_ub_q    <= AW'(start_instr[2][DMA_UB_ROW_LSB+:DMA_UB_ROW_WIDTH]);
-      st_dtype_q <= start_instr[2][DMA_DTYPE_LSB+:3];
-    end
-  end
+  // LOAD and STORE: the UB side of the current transfer.
+  logic [AW-1:0] ld_ub, st_ub;
+  logic [15:0]   ld_lanes;
+  logic [2:0]    ld_dtype, st_dtype;
+  assign ld_ub    = cur[0].ub_row;
+  assign ld_lanes = cur[0].lanes;
+  assign ld_dtype = cur[0].dtype;
+  assign st_ub    = cur[2].ub_row;
+  assign st_dtype = cur[2].dtype;
   logic [BANKS-1:0][LW-1:0][31:0] ld_words, st_words;
   for (genvar b = 0; b < BANKS; b++) begin : g_ld_bank
     for (genvar l = 0; l < LW; l++) begin : g_ld_lane
-      assign ld_words[b][l] = (32'(l) < 32'(ld_lanes_q)) ? widen(ld_dtype_q, ld_beat_data[b][l]) : '0;
+      assign ld_words[b][l] = (32'(l) < 32'(ld_lanes)) ? widen(ld_dtype, ld_beat_data[b][l]) : '0;
       // STORE: numerics::NarrowFromWord, the element's bits zero-extended.
       logic [15:0] half;
       bf16_round u_round (.x(st_words[b][l]), .y(half));
       always_comb begin
-        case (32'(st_dtype_q))
+        case (32'(st_dtype))
           DTYPE_BF16: st_rd_data[b][l] = {16'd0, half};
           DTYPE_I8: st_rd_data[b][l] = {24'd0, sat8(st_words[b][l])};
           default: st_rd_data[b][l] = st_words[b][l];
@@ -276,10 +318,10 @@ module tpu_core
   tpu_ub u_ub (
       .clk      (clk),
       .dma_we   (ld_beat_valid),
-      .dma_wrow (ld_ub_q + AW'(ld_beat_first)),
+      .dma_wrow (ld_ub + AW'(ld_beat_first)),
       .dma_wn   (ld_beat_n),
       .dma_wdata(ld_words),
-      .dma_rrow (st_ub_q + AW'(st_rd_first)),
+      .dma_rrow (st_ub + AW'(st_rd_first)),
       .dma_rdata(st_words),
       .mxu_rrow (mxu_ub_row),
       .mxu_rdata(mxu_ub_data),

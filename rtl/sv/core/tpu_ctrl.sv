@@ -5,7 +5,8 @@
 // Cycle t is the cycle that ends with rising edge t + 1; `now` is t. Everything that happens "at
 // cycle t" in the contract is decided combinationally during cycle t from the registered state and
 // the completions at t (done_*), and takes effect at the edge:
-//   1. completions at t free queue entries, and release their queue (a MATMUL released it at s + B);
+//   1. completions at t free queue entries; an ACTIVATE / VECTOR completing releases its queue (a
+//      MATMUL released it at s + B, a DMA when its transfer left the DRAM channel: rel_*);
 //   2. the queues pass zero-time instructions (WAIT, SIGNAL) and start at most one timed instruction
 //      each. A SIGNAL passing at t may let a WAIT of another queue pass at t, and a MATMUL popping the
 //      shadow weights at t may let a LOAD_WEIGHTS start at t: the block iterates over the three queues
@@ -13,8 +14,8 @@
 //   3. the controller dispatches at most one instruction (SYNC and HALT wait for every dispatched
 //      instruction to complete, completions at t included).
 // Zero-row MATMUL / ACTIVATE / VECTOR (0-cycle instructions) never reach the core: rtl::CheckRtlSupport
-// refuses them, so every timed instruction takes at least one cycle and a queue starts at most one per
-// cycle. Token counts are the cycle engine's: the k-th WAIT of a channel passes once k tokens were
+// refuses them, and a DMA releases its queue one cycle after its start at the earliest (timing.md
+// rule 3), so a queue starts at most one timed instruction per cycle. Token counts are the cycle engine's: the k-th WAIT of a channel passes once k tokens were
 // signalled on it (tokens only grow during a run).
 module tpu_ctrl
   import isa_pkg::*;
@@ -29,12 +30,17 @@ module tpu_ctrl
     // Instruction port: instr = program[pc], valid whenever pc is inside the program.
     output logic [31:0]  pc,
     input  logic [255:0] instr,
-    // Completions at `now`.
-    input  logic         done_load,
-    input  logic         done_weight,
-    input  logic         done_store,
+    // Completions at `now`: DMA engines count them (two when a zero-row transfer completes with
+    // the transfer before it, timing.md rule 3).
+    input  logic [1:0]   done_load,
+    input  logic [1:0]   done_weight,
+    input  logic [1:0]   done_store,
     input  logic         done_mxu,
     input  logic         done_vec,
+    // The DMA a queue started last has left the DRAM channel at `now`: it releases its queue.
+    input  logic         rel_load,
+    input  logic         rel_weight,
+    input  logic         rel_store,
     // Weight path state at `now` (rule 4): tiles held, shadow weights full.
     input  logic [7:0]   held,
     input  logic         shadow_full,
@@ -72,7 +78,7 @@ module tpu_ctrl
   logic [QB-1:0] wait_n_q[3];     // entries not yet started
   logic [QB-1:0] occ_q[3];        // entries not yet completed (rule 1: a free entry)
   logic [QB-1:0] inflight_q[3];   // started, not completed
-  logic [63:0] release_q[3];      // NEVER while a non-MATMUL timed instruction runs
+  logic [63:0] release_q[3];      // NEVER from a DMA / ACTIVATE / VECTOR start to its release
   logic [255:0][31:0] tokens_q;   // signalled so far, per channel (none present at the launch)
   logic [255:0][31:0] waits_q;    // WAITs dispatched so far, per channel
   logic [63:0] last_dispatch_q;   // NEVER before the first dispatch
@@ -140,8 +146,8 @@ module tpu_ctrl
       inflight_now[q] = inflight_q[q] - done_n[q];
       release_now[q]  = release_q[q];
     end
-    if (done_load || done_weight) release_now[QUEUE_LOAD] = now;
-    if (done_store) release_now[QUEUE_STORE] = now;
+    if (rel_load || rel_weight) release_now[QUEUE_LOAD] = now;
+    if (rel_store) release_now[QUEUE_STORE] = now;
     if (done_vec) release_now[QUEUE_COMPUTE] = now;
     tokens_now = tokens_q;
     held_now = held;
@@ -273,7 +279,8 @@ module tpu_ctrl
   logic [63:0] max_end_next;
   always_comb begin
     max_end_next = max_end_q;
-    if ((done_load || done_weight || done_store || done_mxu || done_vec) && now > max_end_next)
+    if ((done_load != '0 || done_weight != '0 || done_store != '0 || done_mxu || done_vec) &&
+        now > max_end_next)
       max_end_next = now;
     for (int q = 0; q < 3; q++) if (passed[q] != '0 && now > max_end_next) max_end_next = now;
     if (do_sync && now + 64'd1 > max_end_next) max_end_next = now + 64'd1;

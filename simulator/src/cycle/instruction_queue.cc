@@ -42,8 +42,14 @@ void InstructionQueue::Complete(uint32_t i) {
   const uint64_t now = job->Now();
   job->times[i].end = now;
   --in_flight_;
-  if (job->code[i].opcode != isa::Opcode::MATMUL) release_at_ = now;
+  const isa::Opcode op = job->code[i].opcode;
+  if (op == isa::Opcode::ACTIVATE || op == isa::Opcode::VECTOR) release_at_ = now;
   w_->controller->Retire(which_, now);
+  Kick();
+}
+
+void InstructionQueue::Release() {
+  release_at_ = w_->job->Now();
   Kick();
 }
 
@@ -72,7 +78,7 @@ bool InstructionQueue::TryStart(const Entry& e, uint64_t now) {
   InstTimes& t = job->times[e.index];
   // Rule 2: not before d + 1, not before the previous instruction released the queue.
   if (release_at_ == kNever) {
-    wait_ = Wait::kDrain;  // the previous instruction's completion will set it
+    wait_ = Wait::kDrain;  // the previous instruction's release (DMA) or completion will set it
     return false;
   }
   const uint64_t earliest = std::max(t.dispatch + 1, release_at_);
@@ -121,7 +127,8 @@ bool InstructionQueue::TryStart(const Entry& e, uint64_t now) {
         }
         w_->weights->Reserve();
       }
-      // Rule 3: the channel is held X'(S, rows) cycles (bandwidth or the UB port, whichever binds).
+      // Rule 3: the channel is held X'(S, rows) cycles (bandwidth or the UB port, whichever binds);
+      // the engine releases the queue when the transfer has left the channel.
       const uint64_t hold = job->params.dram.HoldCycles(DmaShapeOf(inst));
       if (!WithinHorizon(e.index, hold)) return false;
       t.start = now;

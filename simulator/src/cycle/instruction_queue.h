@@ -24,8 +24,11 @@ class InstructionQueue : public sc_core::sc_module {
   // the WAITs of its channel in program order (1 = first).
   void Push(uint32_t i, uint64_t ticket);
   // A unit completed instruction i now. A MATMUL released the queue at its start plus
-  // job.mxu->ReleaseCycles(B) (WS: s + B); any other instruction releases it at completion.
+  // job.mxu->ReleaseCycles(B) (WS: s + B) and a DMA when its transfer left the DRAM channel
+  // (Release); ACTIVATE and VECTOR release it at completion.
   void Complete(uint32_t i);
+  // The DMA started last by this queue has left the DRAM channel now: the queue is released.
+  void Release();
   // Why the head cannot start, for a deadlock report ("" when the queue is empty).
   std::string Blocked() const;
 

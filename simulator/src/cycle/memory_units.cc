@@ -19,10 +19,10 @@ void DramChannel::Reset() {
   batch_.clear();
 }
 
-void DramChannel::Request(Requester who, uint64_t hold, sc_core::sc_event* done) {
+void DramChannel::Request(Requester who, uint64_t hold, DmaEngine* engine, uint64_t ticket) {
   const uint64_t now = w_->job->Now();
   if (hold == 0) {  // never holds the channel, so it never moves another request
-    done->notify(Cycles(channel_.Request(now, 0).complete - now));
+    engine->Planned(ticket, channel_.Request(now, 0));
     return;
   }
   if (batch_cycle_ != now) {
@@ -32,17 +32,16 @@ void DramChannel::Request(Requester who, uint64_t hold, sc_core::sc_event* done)
   }
   auto pos = std::find_if(batch_.begin(), batch_.end(),
                           [who](const Granted& g) { return g.who > who; });
-  batch_.insert(pos, Granted{who, hold, done, kNever});
+  batch_.insert(pos, Granted{who, hold, engine, ticket, kNever});
   // Re-plan this cycle's requests in service order from the channel as it was before them. Each
-  // holds the channel for at least one cycle, so a request moved back has not completed yet and its
-  // notification can be moved.
+  // holds the channel for at least one cycle, so a request moved back has neither released its
+  // queue nor completed yet, and its engine can move both.
   DramChannelModel replan = batch_start_;
   for (Granted& g : batch_) {
-    const uint64_t end = replan.Request(now, g.hold).complete;
-    if (g.end != end) {
-      g.done->cancel();
-      g.done->notify(Cycles(end - now));
-      g.end = end;
+    const DramChannelModel::Grant grant = replan.Request(now, g.hold);
+    if (g.complete != grant.complete) {
+      g.complete = grant.complete;
+      g.engine->Planned(g.ticket, grant);
     }
   }
   channel_ = replan;
@@ -53,22 +52,61 @@ void DramChannel::Request(Requester who, uint64_t hold, sc_core::sc_event* done)
 DmaEngine::DmaEngine(sc_core::sc_module_name name, DramChannel::Requester who, int queue,
                      Wiring* wiring)
     : sc_core::sc_module(name), who_(who), queue_(queue), w_(wiring) {
+  SC_METHOD(Released);
+  sensitive << release_;
+  dont_initialize();
   SC_METHOD(Done);
   sensitive << done_;
   dont_initialize();
 }
 
+void DmaEngine::Reset() {
+  flight_.clear();
+  next_ticket_ = 0;
+}
+
 void DmaEngine::Start(uint32_t i, uint64_t hold) {
-  current_ = i;
-  w_->dram->Request(who_, hold, &done_);
+  const uint64_t ticket = next_ticket_++;
+  flight_.push_back({i, ticket, kNever});
+  w_->dram->Request(who_, hold, this, ticket);
+}
+
+void DmaEngine::Planned(uint64_t ticket, const DramChannelModel::Grant& grant) {
+  const uint64_t now = w_->job->Now();
+  // Only the newest transfer can be (re)planned: it was requested now, and the queue starts no
+  // other DMA before it releases the queue (at least one cycle later).
+  InFlight& x = flight_.back();
+  if (x.ticket != ticket) return;
+  x.complete = grant.complete;
+  release_.cancel();
+  release_.notify(Cycles(grant.release - now));
+  // Completions come in request order (one channel, one latency): the head is the next one.
+  if (flight_.size() == 1) {
+    done_.cancel();
+    done_.notify(Cycles(x.complete - now));
+  }
+}
+
+void DmaEngine::Released() {
+  Job* job = w_->job;
+  if (job == nullptr || !job->running()) return;
+  w_->queues[queue_]->Release();
 }
 
 void DmaEngine::Done() {
   Job* job = w_->job;
   if (job == nullptr || !job->running()) return;
-  if (!job->Apply(current_)) return;
-  if (who_ == DramChannel::kWeight) w_->weights->Arrive();
-  w_->queues[queue_]->Complete(current_);
+  const uint64_t now = job->Now();
+  // A zero-row transfer started in the cycle its predecessor left the channel completes together
+  // with it: complete every transfer due now, oldest first.
+  while (!flight_.empty() && flight_.front().complete <= now) {
+    const uint32_t i = flight_.front().index;
+    flight_.pop_front();
+    if (!job->Apply(i)) return;
+    if (who_ == DramChannel::kWeight) w_->weights->Arrive();
+    w_->queues[queue_]->Complete(i);
+  }
+  if (!flight_.empty()) done_.notify(Cycles(flight_.front().complete - now));
 }
 
 // ---- WeightPath -------------------------------------------------------------------------------

@@ -14,28 +14,32 @@
 
 namespace tpusim::simulator::cycle {
 
+class DmaEngine;
+
 // The DRAM channel (rule 3), timed by the shared DramChannelModel: transfers one at a time in
 // request order, requests made in the same cycle served load, weight, store. A DMA of S bytes and
 // `rows` UB rows holds the channel X'(S, rows) = DramTiming::HoldCycles cycles from
-// t_c = max(request, channel free) and completes at t_c + X' + Lat; one with X' = 0 (rows = 0)
-// never holds it and completes Lat cycles after its request. SystemC delivers same-cycle requests
-// in any delta order, so each one re-plans that cycle's requests in service order.
+// t_c = max(request, channel free), releases its queue at t_c + X' (at least request + 1) and
+// completes at t_c + X' + Lat; one with X' = 0 (rows = 0) never holds it and completes Lat cycles
+// after its request. SystemC delivers same-cycle requests in any delta order, so each one re-plans
+// that cycle's requests in service order and tells their engines the new times.
 class DramChannel : public sc_core::sc_module {
  public:
   enum Requester { kLoad = 0, kWeight = 1, kStore = 2 };
   DramChannel(sc_core::sc_module_name name, Wiring* wiring);
   void Reset();  // a new launch: the job's DramTiming, the channel free from cycle 0
-  // Requests a transfer that holds the channel `hold` cycles (DramTiming::HoldCycles) now; `done`
-  // is notified at its completion (and notified again, later, should a same-cycle request of a
-  // higher-priority requester arrive afterwards).
-  void Request(Requester who, uint64_t hold, sc_core::sc_event* done);
+  // Requests, now, a transfer that holds the channel `hold` cycles (DramTiming::HoldCycles) for
+  // `engine`'s transfer `ticket`: the engine's Planned is called with its grant now, and again (in
+  // this cycle) should a same-cycle request of a higher-priority requester arrive afterwards.
+  void Request(Requester who, uint64_t hold, DmaEngine* engine, uint64_t ticket);
 
  private:
   struct Granted {
     Requester who;
     uint64_t hold;
-    sc_core::sc_event* done;
-    uint64_t end;
+    DmaEngine* engine;
+    uint64_t ticket;
+    uint64_t complete;
   };
   Wiring* w_;
   DramChannelModel channel_{DramTiming{}};      // after every request so far
@@ -44,21 +48,34 @@ class DramChannel : public sc_core::sc_module {
   std::vector<Granted> batch_;                  // this cycle's requests, in service order
 };
 
-// One DMA engine: runs one LOAD, STORE or LOAD_WEIGHTS at a time over the DRAM channel and applies
-// its data effect at completion.
+// One DMA engine: runs LOAD, STORE or LOAD_WEIGHTS instructions over the DRAM channel, several in
+// flight (docs/timing.md rule 3, version 3): it tells its queue when the newest transfer has left
+// the channel (the queue may start its next instruction then) and completes the transfers in
+// request order, applying each one's data effect at its completion.
 class DmaEngine : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(DmaEngine);
   DmaEngine(sc_core::sc_module_name name, DramChannel::Requester who, int queue, Wiring* wiring);
+  void Reset();                           // a new launch: nothing in flight
   void Start(uint32_t i, uint64_t hold);  // instruction i starts now and holds the channel `hold`
+  // The channel's (re)plan of transfer `ticket`, made now (DramChannel::Request).
+  void Planned(uint64_t ticket, const DramChannelModel::Grant& grant);
 
  private:
-  void Done();  // SC_METHOD on done_
+  struct InFlight {
+    uint32_t index;
+    uint64_t ticket;
+    uint64_t complete;
+  };
+  void Released();  // SC_METHOD on release_
+  void Done();      // SC_METHOD on done_
   const DramChannel::Requester who_;
   const int queue_;
   Wiring* w_;
-  sc_core::sc_event done_;
-  uint32_t current_ = 0;
+  sc_core::sc_event release_;   // at the release of the newest transfer
+  sc_core::sc_event done_;      // at the completion of flight_.front()
+  std::deque<InFlight> flight_;  // started, not completed, in request (= completion) order
+  uint64_t next_ticket_ = 0;
 };
 
 // The weight path. `held` counts every tile loaded and not yet popped by a MATMUL — in flight from

@@ -44,6 +44,9 @@ void Chip::Run(Job& job) {
   controller_.Reset();
   for (InstructionQueue* q : wiring_.queues) q->Reset();
   dram_.Reset();
+  load_dma_.Reset();
+  weight_dma_.Reset();
+  store_dma_.Reset();
   weights_.Reset();
   mxu_.Reset();
   controller_.Kick();

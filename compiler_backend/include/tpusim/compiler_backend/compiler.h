@@ -55,6 +55,18 @@ absl::Status CheckTpuSupport(const Node& node, const Graph& graph, const std::se
 // min/max, Pad's pads/constant_value/axes (opset >= 11), BatchNormalization's scale/B/mean/var.
 bool IsCompileTimeOperand(const Node& node, size_t index);
 
+// int8 mode (docs/quantization.md, lower_int8*.cc). True for the ops the TPU runs in the array's
+// INT8_INT32 mode (MatMulInteger, QLinearMatMul): a program is either float mode or int8 mode, so the
+// runtime puts them in segments of their own, and Compile() emits an int8-mode program (precision
+// "int8") for a graph made of them.
+bool IsInt8ModeOp(const Node& node);
+// The device representation of quantized tensors, defined once: the ISA has no uint8 type, so a uint8
+// tensor is held as int8 (u - 128), its zero point shifted by -128 (differences q - zero_point are
+// unchanged). ToDeviceInt8 converts uint8 (other dtypes are returned as they are); FromDeviceInt8 turns
+// an int8 device tensor back into `want` when that is uint8 (otherwise returns it as it is).
+Tensor ToDeviceInt8(const Tensor& t);
+Tensor FromDeviceInt8(const Tensor& t, DataType want);
+
 // Folds shape-only subgraphs at compile time (fold_shapes.cc): Shape and Size of values with known
 // shapes, and Gather, Slice, Concat, Unsqueeze, Squeeze, Reshape, Flatten, Identity, Cast, Equal, Where,
 // ConstantOfShape, Range and integer Neg/Add/Sub/Mul/Div whose inputs are all constants. Folded outputs

@@ -60,6 +60,10 @@ class DramChannelModel {
   struct Grant {
     uint64_t begin;     // t_c: the first cycle the transfer holds the channel (request, if X' = 0)
     uint64_t complete;  // t_c + X' + Lat: the cycle the instruction completes (saturating)
+    // t_c + X', at least request + 1: the cycle the transfer has left the channel and the DMA
+    // instruction releases its queue (rule 3, version 3: the queue may request the channel again
+    // while this transfer is in its latency; one DMA per queue per cycle).
+    uint64_t release;
   };
   // A transfer requested at cycle `now` that holds the channel `hold` cycles (DramTiming::HoldCycles).
   Grant Request(uint64_t now, uint64_t hold);
