@@ -32,6 +32,7 @@ bench: build
 	$(BUILD_DIR)/benchmarks/bm_cycle
 	$(BUILD_DIR)/benchmarks/bm_rtl
 	$(BUILD_DIR)/benchmarks/bm_compile
+	$(BUILD_DIR)/benchmarks/bm_schedule
 
 clean:
 	rm -rf $(BUILD_DIR)

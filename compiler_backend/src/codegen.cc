@@ -48,6 +48,8 @@ const Lowering* FindLowering(std::string_view op_type) {
       {"Neg", {PlanConstantInputs, EmitElementwiseNode, false}},
       {"Erf", {PlanConstantInputs, EmitElementwiseNode, false}},
       {"LeakyRelu", {PlanConstantInputs, EmitElementwiseNode, false}},
+      {"QuantizeLinear", {PlanQuantizeNode, EmitQuantizeNode, false}},    // lower_quantize.cc
+      {"DequantizeLinear", {PlanQuantizeNode, EmitQuantizeNode, false}},
       {"Clip", {PlanConstantInputs, EmitClipNode, false}},
       {"Pow", {PlanPowNode, EmitPowNode, false}},
       {"Softmax", {PlanConstantInputs, EmitSoftmaxNode, false}},
@@ -159,16 +161,24 @@ absl::Status CheckShapes(const Graph& g, const isa::ArchConfig& arch) {
   return absl::OkStatus();
 }
 
-// int32 values (only ever moved as 32-bit words: tpu_support.cc) bind as INT32, everything else FLOAT32.
+// int32 values (only ever moved as 32-bit words: tpu_support.cc) bind as INT32; int8 and uint8 values
+// (QuantizeLinear / DequantizeLinear's, lower_quantize.cc; uint8 as u - 128, which the runtime converts)
+// bind as INT8, one byte per element; everything else FLOAT32.
 isa::Binding MakeBinding(const std::string& name, uint64_t offset, const Shape& shape,
                          DataType dtype = DataType::kFloat32) {
   isa::Binding b;
   b.set_name(name);
   b.set_dram_offset(offset);
   for (int64_t d : shape) b.add_shape(d);
-  b.set_dtype(dtype == DataType::kInt32 ? isa::INT32 : isa::FLOAT32);
+  b.set_dtype(dtype == DataType::kInt32                                 ? isa::INT32
+              : dtype == DataType::kInt8 || dtype == DataType::kUint8 ? isa::INT8
+                                                                      : isa::FLOAT32);
   return b;
 }
+
+bool IsByteValue(DataType t) { return t == DataType::kInt8 || t == DataType::kUint8; }
+// Frame bytes per element of a bound value: 1 for int8 / uint8, 4 for fp32 and int32 words.
+uint64_t ElementBytes(DataType t) { return IsByteValue(t) ? 1 : codegen::kF32Bytes; }
 
 // Graph inputs and outputs (the program's bindings), in graph order. An output that is a graph input
 // or a constant gets its own region and a copy (returned as output index -> source value).
@@ -176,11 +186,11 @@ absl::StatusOr<std::map<size_t, std::string>> PlanBindings(const Graph& g, Codeg
   for (const std::string& name : g.inputs) {
     const Value& v = ctx.ValueOf(name);
     if (!v.shape.has_value()) return absl::InvalidArgumentError(absl::StrCat("graph input '", name, "' has no shape"));
-    if (v.dtype != DataType::kFloat32 && v.dtype != DataType::kInt32) {
+    if (v.dtype != DataType::kFloat32 && v.dtype != DataType::kInt32 && !IsByteValue(v.dtype)) {
       return absl::UnimplementedError(absl::StrCat("graph input '", name, "' is ", std::string(DataTypeName(v.dtype)),
-                                                   "; the TPU program takes float32 and int32 only"));
+                                                   "; the TPU program takes float32, int32, int8 and uint8 only"));
     }
-    uint64_t offset = ctx.Allocate(static_cast<uint64_t>(NumElements(*v.shape)) * codegen::kF32Bytes);
+    uint64_t offset = ctx.Allocate(static_cast<uint64_t>(NumElements(*v.shape)) * ElementBytes(v.dtype));
     ctx.Bind(name, offset);
     *prog.add_inputs() = MakeBinding(name, offset, *v.shape, v.dtype);
   }
@@ -189,15 +199,18 @@ absl::StatusOr<std::map<size_t, std::string>> PlanBindings(const Graph& g, Codeg
   for (size_t i = 0; i < g.outputs.size(); ++i) {
     const std::string& name = g.outputs[i];
     const Value& v = ctx.ValueOf(name);
-    if (v.dtype != DataType::kFloat32 && v.dtype != DataType::kInt32) {
+    if (v.dtype != DataType::kFloat32 && v.dtype != DataType::kInt32 && !IsByteValue(v.dtype)) {
       return absl::UnimplementedError(absl::StrCat("graph output '", name, "' is ", std::string(DataTypeName(v.dtype)),
-                                                   "; the TPU program produces float32 and int32 only"));
+                                                   "; the TPU program produces float32, int32, int8 and uint8 only"));
     }
     const Shape& shape = ctx.ShapeOf(name);
-    const uint64_t bytes = static_cast<uint64_t>(NumElements(shape)) * codegen::kF32Bytes;
+    const uint64_t bytes = static_cast<uint64_t>(NumElements(shape)) * ElementBytes(v.dtype);
     uint64_t offset;
     if (auto it = produced.find(name); it != produced.end()) {
       offset = it->second;
+    } else if (IsByteValue(v.dtype) && (ctx.IsBound(name) || v.constant.has_value())) {
+      return absl::UnimplementedError(absl::StrCat("graph output '", name, "' is an ", std::string(DataTypeName(v.dtype)),
+                                                   " input or constant; the TPU program copies float32 only"));
     } else if (ctx.IsBound(name) || v.constant.has_value()) {  // a graph input or a constant: copied
       TPUSIM_RETURN_IF_ERROR(ctx.F32Region(name).status());
       offset = ctx.Allocate(bytes);

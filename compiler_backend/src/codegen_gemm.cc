@@ -55,6 +55,7 @@ uint64_t GemmMinUbRows(Precision p) { return static_cast<uint64_t>(NumBf16Parts(
 namespace {
 
 uint64_t CeilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+constexpr uint64_t kMaxInterleavedNTiles = 4;  // see GemmEmitter::interleave_
 
 struct ABlock {  // A rows [m0, m0+mt) x k-tiles [kt0, kt0+count) in part-0 buffer `slot`
   uint64_t m0, mt, kt0, count, slot;
@@ -93,6 +94,11 @@ class GemmEmitter {
     return base + pos * plan_.mt;
   }
   uint64_t CRows(const OutTile& t) const { return e_.c->row_stride == 0 ? 1 : t.mt; }
+  // Accumulator row of tile t: interleaved, a region per n-tile of an m-tile, two sets; else acc_slots.
+  uint64_t AccRow(size_t t) const {
+    return (interleave_ ? t % (2 * n_tiles_) : t % plan_.acc_slots) * plan_.mt;
+  }
+  bool ChooseInterleave() const;
 
   CodegenContext& ctx_;
   const GemmOperands& g_;
@@ -100,6 +106,10 @@ class GemmEmitter {
   const GemmPlan plan_;
   const std::vector<std::pair<int, int>> passes_;
   const uint64_t fifo_;
+  // kTokens, resident A, 2..kMaxInterleavedNTiles n-tiles: an m-tile's steps run k-tile by k-tile over
+  // all its n-tiles, so its A loads overlap every n-tile's MATMULs; per tile the order (so the bits) stays.
+  bool interleave_ = false;
+  uint64_t n_tiles_ = 1;
   // UB rows.
   std::vector<uint64_t> a0_, a_part_, out_, c_, bias_;
   std::vector<ABlock> blocks_;
@@ -118,6 +128,16 @@ class GemmEmitter {
   std::vector<bool> first_use_;  // the first step of its (block, k-tile): the split goes there
 };
 
+bool GemmEmitter::ChooseInterleave() const {
+  // Few n-tiles only: all their epilogues come after the last k-tile; many make a tail longer than the gain.
+  if (!ctx_.overlapped() || !plan_.resident || n_tiles_ < 2 || n_tiles_ > kMaxInterleavedNTiles ||
+      2 * n_tiles_ * plan_.mt > ctx_.arch().accumulator_entries()) return false;
+  const uint64_t P = static_cast<uint64_t>(NumBf16Parts(ctx_.precision()));
+  const uint64_t rows = (plan_.a_slots + P - 1) * plan_.chunk * plan_.mt + plan_.out_slots * plan_.mt +
+                        (e_.c.has_value() ? 2 * plan_.mt : 0) + (e_.bias.has_value() ? 2 * n_tiles_ : 0);
+  return rows <= ctx_.ub_rows();
+}
+
 void GemmEmitter::Layout() {
   const uint64_t P = static_cast<uint64_t>(NumBf16Parts(ctx_.precision()));
   UbAllocator alloc = ctx_.NewUb();
@@ -127,10 +147,10 @@ void GemmEmitter::Layout() {
   for (uint64_t p = 1; p < P; ++p) a_part_.push_back(alloc.Take(a_rows));
   for (uint64_t s = 0; s < plan_.out_slots; ++s) out_.push_back(alloc.Take(plan_.mt));
   if (e_.c.has_value()) {
-    for (uint64_t s = 0; s < plan_.c_slots; ++s) c_.push_back(alloc.Take(plan_.mt));
+    for (uint64_t s = 0; s < (interleave_ ? 2 : plan_.c_slots); ++s) c_.push_back(alloc.Take(plan_.mt));
   }
   if (e_.bias.has_value()) {
-    for (uint64_t s = 0; s < plan_.bias_slots; ++s) bias_.push_back(alloc.Take(1));
+    for (uint64_t s = 0; s < (interleave_ ? 2 * n_tiles_ : plan_.bias_slots); ++s) bias_.push_back(alloc.Take(1));
   }
 }
 
@@ -143,6 +163,20 @@ void GemmEmitter::BuildSteps() {
   for (uint64_t m0 = 0; m0 < g_.m; m0 += plan_.mt) {
     const uint64_t mt = std::min(plan_.mt, g_.m - m0);
     if (plan_.resident) add_block(m0, mt, 0, KT);
+    if (interleave_) {  // resident: one block of all KT k-tiles
+      const size_t first_tile = tiles_.size();
+      for (uint64_t n0 = 0; n0 < g_.n; n0 += C) tiles_.push_back({m0, mt, n0, std::min(C, g_.n - n0), 0, 0});
+      for (uint64_t pos = 0; pos < KT; ++pos) {
+        for (size_t t = first_tile; t < tiles_.size(); ++t) {
+          for (size_t pass = 0; pass < passes_.size(); ++pass) {
+            if (pos == 0 && pass == 0) tiles_[t].first_step = steps_.size();
+            tiles_[t].last_step = steps_.size();
+            steps_.push_back({blocks_.size() - 1, pos, pass, t});
+          }
+        }
+      }
+      continue;
+    }
     for (uint64_t n0 = 0; n0 < g_.n; n0 += C) {
       tiles_.push_back({m0, mt, n0, std::min(C, g_.n - n0), steps_.size(), 0});
       for (uint64_t kt0 = 0; kt0 < KT; kt0 += plan_.chunk) {
@@ -276,7 +310,8 @@ void GemmEmitter::LoadTileInput(size_t t, bool c) {
 // Accumulators -> UB (func, bias) -> alpha, beta * C -> Y.
 void GemmEmitter::Epilogue(size_t t) {
   const OutTile& tile = tiles_[t];
-  const uint64_t out = out_[t % out_.size()], acc_row = (t % plan_.acc_slots) * plan_.mt;
+  const uint64_t out = out_[t % out_.size()], acc_row = AccRow(t);
+  if (interleave_ && e_.c.has_value() && t + 1 < tiles_.size()) LoadTileInput(t + 1, /*c=*/true);
   std::optional<uint64_t> bias;
   if (e_.bias.has_value()) bias = bias_[t % bias_.size()];
   const bool late_func = e_.c_then_func && e_.c.has_value() && e_.func != isa::ActFunc::None;
@@ -293,6 +328,8 @@ void GemmEmitter::Epilogue(size_t t) {
 }
 
 void GemmEmitter::Run() {
+  n_tiles_ = CeilDiv(g_.n, ctx_.array_cols());
+  interleave_ = ChooseInterleave();
   Layout();
   BuildSteps();
   PlaceLoads();
@@ -303,13 +340,15 @@ void GemmEmitter::Run() {
   } else {
     for (uint64_t j = 0; j < blocks_[0].count; ++j) LoadA(0, j);
   }
-  if (bias_.size() == 2) LoadTileInput(0, false);
+  if (!interleave_ && bias_.size() == 2) LoadTileInput(0, false);
   if (c_.size() == 2) LoadTileInput(0, true);
   size_t group_end = 0;  // kSerial: weight loads go in groups that fill the FIFO, then their MATMULs
   for (size_t s = 0; s < steps_.size(); ++s) {
     const Step& st = steps_[s];
     const OutTile& tile = tiles_[st.tile];
-    if (s == tile.first_step) {
+    if (s == tile.first_step && interleave_) {
+      if (!bias_.empty()) LoadTileInput(st.tile, false);
+    } else if (s == tile.first_step) {
       if (st.tile + 1 < tiles_.size()) {  // the next tile's inputs, into the other buffer
         if (bias_.size() == 2) LoadTileInput(st.tile + 1, false);
         if (c_.size() == 2) LoadTileInput(st.tile + 1, true);
@@ -328,7 +367,7 @@ void GemmEmitter::Run() {
     }
     if (first_use_[s]) SplitA(st.block, st.pos);
     const uint64_t a_row = APartRow(st.block, st.pos, passes_[st.pass].first);
-    ctx_.Matmul(a_row, (st.tile % plan_.acc_slots) * plan_.mt, tile.mt, /*accumulate=*/s != tile.first_step,
+    ctx_.Matmul(a_row, AccRow(st.tile), tile.mt, /*accumulate=*/s != tile.first_step,
                 /*pop_weights=*/true);
     if (overlapped) EmitSlot(s + 1);
     if (s == tile.last_step) Epilogue(st.tile);

@@ -3,7 +3,7 @@
 // session folds constant shapes of up to 2^16 elements before placement, fold_shapes.cc): one vector
 // fill of a UB row stored over the output (EmitFill). Lowered values: any float32, and int32 zero,
 // whose bit pattern is fp32 +0 (so the int32 output is exact). Other values (int64, nonzero int32, ...)
-// stay on the CPU kernel (runtime/src/cpu_kernels_norm_training.cc).
+// stay on the CPU kernel (runtime/src/cpu_kernels_shape.cc).
 #include <string>
 #include <vector>
 

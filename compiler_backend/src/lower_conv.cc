@@ -26,12 +26,14 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "codegen_copy.h"
 #include "codegen_gemm.h"
+#include "codegen_stream_deep.h"
 #include "codegen_vector.h"
 #include "lower_conv.h"
 #include "lowering.h"
@@ -105,6 +107,9 @@ void EmitIm2col(CodegenContext& ctx, const detail::ConvGeometry& g, uint64_t x, 
   }
   if (padded) EmitFill(ctx, col, chans * kk_count * batch * out_size, 0.0f);
   std::fill(kk.begin(), kk.end(), 0);
+  // One copy per kernel offset, streamed together (codegen_stream_deep.h) where they can be.
+  std::vector<std::pair<uint64_t, uint64_t>> ends;  // (source, destination) frame addresses
+  std::vector<std::vector<CopyDim>> copies;
   for (uint64_t i = 0; i < kk_count; ++i) {
     std::vector<CopyDim> dims = {{chans, static_cast<int64_t>(in_size), kk_count * batch * out_size},
                                  {batch, static_cast<int64_t>(chans * in_size), out_size}};
@@ -120,12 +125,28 @@ void EmitIm2col(CodegenContext& ctx, const detail::ConvGeometry& g, uint64_t x, 
       dims.push_back({static_cast<uint64_t>(r.count), g.stride[d] * static_cast<int64_t>(in_strides[d]),
                       out_strides[d]});
     }
-    if (!empty) EmitStridedCopy(ctx, x + static_cast<uint64_t>(src) * kF32Bytes, col + dst * kF32Bytes, dims);
+    if (!empty) {
+      ends.emplace_back(x + static_cast<uint64_t>(src) * kF32Bytes, col + dst * kF32Bytes);
+      copies.push_back(std::move(dims));
+    }
     for (size_t d = k; d-- > 0;) {
       if (++kk[d] < g.kernel[d]) break;
       kk[d] = 0;
     }
   }
+  std::vector<DeepStream> streams(copies.size());
+  for (size_t i = 0; i < copies.size(); ++i) {
+    streams[i].in.resize(1);
+    streams[i].in[0].addr = ends[i].first;
+    streams[i].out.addr = ends[i].second;
+    for (const CopyDim& d : copies[i]) {
+      streams[i].sizes.push_back(d.size);
+      streams[i].in[0].strides.push_back(d.src_stride);
+      streams[i].out.strides.push_back(static_cast<int64_t>(d.dst_stride));
+    }
+  }
+  if (EmitDeepStreams(ctx, streams)) return;
+  for (size_t i = 0; i < copies.size(); ++i) EmitStridedCopy(ctx, ends[i].first, ends[i].second, copies[i]);
 }
 
 }  // namespace
@@ -274,7 +295,7 @@ absl::Status EmitConvNode(const Node& node, CodegenContext& ctx) {
   }
   if (batch > 1) {  // [Cout][N][out] -> [N][Cout][out]
     const uint64_t cout = static_cast<uint64_t>(g.out_channels);
-    EmitStridedCopy(ctx, y_base, y,
+    EmitDeepCopy(ctx, y_base, y,
                     {{batch, static_cast<int64_t>(out_size), cout * out_size},
                      {cout, static_cast<int64_t>(m_total), out_size},
                      {out_size, 1, 1}});

@@ -1,5 +1,5 @@
 // Attribute resolution of Conv, BatchNormalization and Pad (lower_conv.h), their shape functions
-// (shape_functions.h) and their TPU support checks.
+// (shape_functions.h) and the TPU support checks of Conv and BatchNormalization (Pad's: lower_pad.cc).
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -239,19 +239,6 @@ absl::Status CheckConvFamilySupport(const Node& node, const Graph& graph) {
       if (v == nullptr || !v->constant.has_value()) return absl::OkStatus();
     }
     return BatchNormAffine(node, graph, (*x)[1]).status();
-  }
-  if (node.op_type == "Pad") {
-    auto mode = node.attrs.find("mode");
-    const std::string* m = mode == node.attrs.end() ? nullptr : std::get_if<std::string>(&mode->second);
-    if (m != nullptr && *m != "constant") {
-      return Unsupported(node, "mode '", *m, "' is not supported on the TPU (constant only; runs on the CPU)");
-    }
-    const Shape* x = shape_of(0);
-    if (x == nullptr) return absl::OkStatus();
-    absl::StatusOr<PadSpec> spec = ResolvePad(node, *x, graph);
-    // Pads that are compile-time graph inputs are not known yet: judged when the program is compiled.
-    if (!spec.ok() && node.opset >= 11) return absl::OkStatus();
-    return spec.status();
   }
   return absl::OkStatus();
 }

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "codegen_copy.h"
+#include "codegen_stream_deep.h"
 #include "lower_conv.h"
 #include "lowering.h"
 
@@ -58,7 +59,7 @@ void EmitPaddedInput(CodegenContext& ctx, const detail::ConvGeometry& g, const F
     dims.push_back({static_cast<uint64_t>(g.in[d]), static_cast<int64_t>(in_strides[d]), s.ps[d]});
     interior += static_cast<uint64_t>(g.pad_begin[d]) * s.ps[d];
   }
-  EmitStridedCopy(ctx, x, padded + interior * kF32Bytes, dims);
+  EmitDeepCopy(ctx, x, padded + interior * kF32Bytes, dims);
 }
 
 void EmitPickOutputs(CodegenContext& ctx, const detail::ConvGeometry& g, const FlatConvImage& s,
@@ -69,7 +70,7 @@ void EmitPickOutputs(CodegenContext& ctx, const detail::ConvGeometry& g, const F
     dims.push_back({static_cast<uint64_t>(g.out[d]), static_cast<int64_t>(static_cast<uint64_t>(g.stride[d]) * s.ps[d]),
                     out_strides[d]});
   }
-  EmitStridedCopy(ctx, full, y, dims);
+  EmitDeepCopy(ctx, full, y, dims);
 }
 
 }  // namespace tpusim::compiler::codegen

@@ -20,6 +20,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "codegen_gemm.h"
+#include "codegen_stream_deep.h"
 #include "codegen_vector.h"
 #include "lower_conv.h"
 #include "lowering.h"
@@ -127,11 +128,11 @@ absl::Status EmitPackedShiftedConv(const std::string& key, const detail::ConvGeo
   if (s.has_pad) {
     EmitPaddedInput(ctx, g, s, C, io.x, xs);
   } else {
-    EmitFlat(ctx, std::nullopt, {FlatOperand{io.x, false}}, xs, block);
+    EmitDeepFlatCopy(ctx, io.x, xs, block);
   }
   for (uint64_t b = 1; b < pk.factor(); ++b) {
     const uint64_t rel = Rel(g, s, b / pk.bw, b % pk.bw);
-    EmitFlat(ctx, std::nullopt, {FlatOperand{xs + rel * kF32Bytes, false}}, xs + b * block * kF32Bytes, block - rel);
+    EmitDeepFlatCopy(ctx, xs + rel * kF32Bytes, xs + b * block * kF32Bytes, block - rel);
   }
   std::vector<uint64_t> w_parts;
   for (int p = 0; p < NumBf16Parts(ctx.precision()); ++p) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "codegen_gemm.h"
+#include "codegen_stream_deep.h"
 #include "codegen_vector.h"
 #include "lower_conv.h"
 #include "lowering.h"
@@ -47,7 +48,7 @@ void EmitPickOutputsResidual(CodegenContext& ctx, const detail::ConvGeometry& g,
   b.out = DramView{y, out1, 1};
   b.rows = channels * out0;
   b.lanes = out1;
-  EmitVectorBlock(ctx, b);
+  EmitDeepVectorBlock(ctx, b);
 }
 
 }  // namespace tpusim::compiler::codegen

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "codegen_copy.h"
+#include "codegen_stream_deep.h"
 #include "lower_conv.h"
 #include "tpusim/isa/status_macros.h"
 
@@ -68,17 +69,21 @@ absl::Status EmitMergedMaxPool(const std::string& key, const detail::PoolDims& p
   const uint64_t base = img + m.front * kF32Bytes;
   const uint64_t wp = static_cast<uint64_t>(m.wp), h = static_cast<uint64_t>(m.h), w = static_cast<uint64_t>(m.w);
   EmitFill(ctx, img, m.total, -INFINITY);
-  EmitStridedCopy(ctx, in, base + static_cast<uint64_t>(m.pl) * kF32Bytes,
-                  {{planes * h, static_cast<int64_t>(w), wp}, {w, 1, 1}});
+  EmitDeepCopy(ctx, in, base + static_cast<uint64_t>(m.pl) * kF32Bytes,
+               {{planes * h, static_cast<int64_t>(w), wp}, {w, 1, 1}});
 
+  // Under kTokens each slot has several window buffers (kernel offset k uses buffer k % wins), so the
+  // next offsets' LOADs run while the vector unit folds the current one.
   const uint64_t L = ctx.lanes(), slots = ctx.overlapped() ? 2 : 1;
+  const uint64_t wins = ctx.overlapped() ? std::min<uint64_t>(3, std::max<int64_t>(1, m.kh * m.kw - 1)) : 1;
   UbAllocator ub = ctx.NewUb();
-  const uint64_t cap = std::min(ub.free() / (2 * slots), kMaxInstRows);
+  const uint64_t cap = std::min(ub.free() / ((1 + wins) * slots), kMaxInstRows);
   TPUSIM_CHECK(cap >= 1, "EmitMergedMaxPool: UB too small");
-  std::vector<uint64_t> acc(slots), win(slots);
+  std::vector<uint64_t> acc(slots);
+  std::vector<std::vector<uint64_t>> win(slots);
   for (uint64_t s = 0; s < slots; ++s) {
     acc[s] = ub.Take(cap);
-    win[s] = ub.Take(cap);
+    for (uint64_t b = 0; b < wins; ++b) win[s].push_back(ub.Take(cap));
   }
   uint64_t& phase = ctx.stream_phase();
   const uint64_t oh = static_cast<uint64_t>(m.oh), ow = static_cast<uint64_t>(m.ow);
@@ -87,6 +92,7 @@ absl::Status EmitMergedMaxPool(const std::string& key, const detail::PoolDims& p
   auto tile = [&](uint64_t nr, uint64_t nl, uint64_t row_stride, auto first, auto valid, const DramView& dst) {
     const uint64_t slot = phase++ % slots;
     bool any = false;
+    uint64_t loaded = 0;
     for (int64_t i = 0; i < m.kh; ++i) {
       if (!valid(i)) continue;
       for (int64_t j = 0; j < m.kw; ++j) {
@@ -94,8 +100,9 @@ absl::Status EmitMergedMaxPool(const std::string& key, const detail::PoolDims& p
         TPUSIM_CHECK(e + static_cast<int64_t>(m.front) >= 0, "EmitMergedMaxPool: read before the image");
         const DramView view{static_cast<uint64_t>(static_cast<int64_t>(base) + e * static_cast<int64_t>(kF32Bytes)),
                             row_stride, static_cast<uint64_t>(m.sw)};
-        ctx.Load(isa::DType::F32, view, any ? win[slot] : acc[slot], nr, nl);
-        if (any) ctx.Vector(isa::VectorOp::Max, acc[slot], acc[slot], win[slot], nr);
+        const uint64_t buffer = any ? win[slot][loaded++ % wins] : acc[slot];
+        ctx.Load(isa::DType::F32, view, buffer, nr, nl);
+        if (any) ctx.Vector(isa::VectorOp::Max, acc[slot], acc[slot], buffer, nr);
         any = true;
       }
     }

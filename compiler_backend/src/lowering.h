@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -97,5 +98,20 @@ absl::Status EmitLayerNormNode(const Node& node, CodegenContext& ctx);
 // lower_layout.cc: Reshape, Flatten, Identity, Squeeze, Unsqueeze (aliases; a copy when needed).
 absl::Status PlanNothing(const Node& node, CodegenContext& ctx);
 absl::Status EmitAliasNode(const Node& node, CodegenContext& ctx);
+// lower_quantize.cc: QuantizeLinear / DequantizeLinear in float mode (i8 DMAs, cvt_f2i / cvt_i2f). The
+// plan binds the int8 output (one byte per element) and an int8 constant input's device bytes.
+absl::Status PlanQuantizeNode(const Node& node, CodegenContext& ctx);
+absl::Status EmitQuantizeNode(const Node& node, CodegenContext& ctx);
 
 }  // namespace tpusim::compiler::codegen
+
+namespace tpusim::compiler::detail {
+// lower_quantize.cc: CheckTpuSupport for QuantizeLinear / DequantizeLinear (Unimplemented with the
+// reason otherwise): scalar or per-axis (1-D) scale and zero point, constants or compile-time inputs; Quantize float32 ->
+// int8/uint8, Dequantize int8/uint8/int32 -> float32; |scale| >= 2^-125 or NaN.
+absl::Status CheckQuantizeSupport(const Node& node, const Graph& graph, const std::set<std::string>& compile_time_inputs);
+// Their scale and zero point (inputs 1 and 2) are read at compile time.
+bool IsQuantizeCompileTimeOperand(const Node& node, size_t index);
+// Their shape function (InferShapes): x's shape; 2 or 3 inputs.
+absl::StatusOr<Shape> QuantizeLinearShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
+}  // namespace tpusim::compiler::detail

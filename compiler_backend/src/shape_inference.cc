@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "internal.h"
 #include "lower_int8.h"
+#include "lowering.h"
 #include "rnn_internal.h"
 #include "batchnorm_training.h"
 #include "shape_functions.h"
@@ -30,6 +31,8 @@ enum class TypeRule {
   kFillValue,   // ConstantOfShape: the type of attribute `value` (float32 when absent)
   kInt32,       // MatMulInteger's accumulators
   kInput7,      // the type of input 7 (QLinearMatMul's y_zero_point)
+  kFloat32,     // DequantizeLinear
+  kQuantized,   // QuantizeLinear: input 2's type (the zero point), else attribute output_dtype, else uint8
 };
 
 struct OpInfo {
@@ -46,6 +49,8 @@ const std::map<std::string, OpInfo>& OpTable() {
       {"Mul", {detail::BinaryShape, TypeRule::kAllEqual}},
       {"Div", {detail::BinaryShape, TypeRule::kAllEqual}},
       {"Relu", {detail::SameShape, TypeRule::kFirstInput}},
+      {"QuantizeLinear", {detail::QuantizeLinearShape, TypeRule::kQuantized}},  // lower_quantize.cc
+      {"DequantizeLinear", {detail::QuantizeLinearShape, TypeRule::kFloat32}},
       {"Sigmoid", {detail::SameShape, TypeRule::kFirstInput}},
       {"Tanh", {detail::SameShape, TypeRule::kFirstInput}},
       {"Exp", {detail::SameShape, TypeRule::kFirstInput}},
@@ -170,6 +175,12 @@ absl::StatusOr<std::vector<DataType>> InferNodeTypes(const Node& node, const std
   switch (op->type) {
     case TypeRule::kInt64: out = DataType::kInt64; break;
     case TypeRule::kInt32: out = DataType::kInt32; break;
+    case TypeRule::kFloat32: out = DataType::kFloat32; break;
+    case TypeRule::kQuantized: {
+      TPUSIM_ASSIGN_OR_RETURN(int64_t output_dtype, node.GetInt("output_dtype", 0));
+      out = detail::Present(node, 2) ? input_types[2] : output_dtype == 3 ? DataType::kInt8 : DataType::kUint8;
+      break;
+    }
     case TypeRule::kInput7:
       if (!detail::Present(node, 7)) {
         return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": required input 7 is missing"));

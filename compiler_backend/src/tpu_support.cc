@@ -8,6 +8,7 @@
 #include "shape_functions.h"
 #include "lower_conv.h"
 #include "lower_int8.h"
+#include "lowering.h"
 #include "rnn_internal.h"
 #include "batchnorm_training.h"
 #include "tpusim/compiler_backend/compiler.h"
@@ -32,16 +33,10 @@ const std::set<std::string>& TpuOpSet() {
       "LayerNormalization",  // lower_pool.cc, lower_misc.cc, lower_layernorm.cc
       "ConstantOfShape",     // lower_constant_of_shape.cc (when not folded before placement)
       "MatMulInteger", "QLinearMatMul", "ConvInteger", "QLinearConv",  // int8 mode (lower_int8*.cc)
+      "QuantizeLinear", "DequantizeLinear",  // float mode, cvt_f2i / cvt_i2f (lower_quantize.cc)
   };
   return *ops;
 }
-
-// Why QuantizeLinear / DequantizeLinear stay on the CPU (MatMulInteger and QLinearMatMul run in int8
-// mode, lower_int8*.cc): they convert between float32 and int8/uint8, and neither matrix mode does that
-// (a float-mode STORE narrows words to int8 as integers, an int8-mode program has no float arithmetic).
-constexpr char kQuantCpuOnly[] =
-    "is not lowered to the TPU: it converts between float32 and int8/uint8, which neither the float mode "
-    "nor the int8 mode of the vector unit does; it runs on the CPU";
 
 absl::Status NotSupported(const Node& node, const std::string& why) {
   return absl::UnimplementedError(absl::StrCat(node.op_type, " ", why));
@@ -112,7 +107,7 @@ absl::Status CheckLegacyBroadcast(const Node& node, const Graph& graph) {
 absl::Status Check(const Node& node, const Graph& graph, const std::set<std::string>& compile_time_inputs) {
   if (detail::IsInt8ModeOpType(node.op_type)) return detail::CheckInt8Support(node, graph, compile_time_inputs);
   if (node.op_type == "QuantizeLinear" || node.op_type == "DequantizeLinear") {
-    return NotSupported(node, kQuantCpuOnly);  // runs on the CPU kernel (runtime/src/cpu_kernels_quant.cc)
+    return detail::CheckQuantizeSupport(node, graph, compile_time_inputs);  // float mode: lower_quantize.cc
   }
   if (TpuOpSet().count(node.op_type) == 0) return NotSupported(node, "is not supported on the TPU");
   if (detail::IsRecurrentOp(node.op_type)) return detail::CheckRecurrentSupport(node, graph, compile_time_inputs);
@@ -201,6 +196,7 @@ bool IsCompileTimeOperand(const Node& node, size_t index) {
   if (op == "BatchNormalization") return index >= 1 && index <= 4;     // scale, B, mean, var
   if (op == "ConstantOfShape") return index == 0;                       // shape
   if (detail::IsInt8ModeOpType(op)) return detail::IsInt8CompileTimeOperand(node, index);  // zero points, scales
+  if (detail::IsQuantizeCompileTimeOperand(node, index)) return true;  // lower_quantize.cc
   return false;
 }
 

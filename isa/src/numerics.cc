@@ -88,6 +88,10 @@ float VecErf(float a, float, float) { return std::erf(a); }  // erff
 float VecMaxImm(float a, float, float imm) { return MaxF32(a, imm); }
 float VecMinImm(float a, float, float imm) { return MinF32(a, imm); }
 float VecLeakyRelu(float a, float, float imm) { return a < 0.0f ? a * imm : a; }
+// cvt_i2f / cvt_f2i: VectorElementwise handles them on bit patterns before any flush; these entries
+// of the X-macro table are never reached.
+float VecCvtI2f(float a, float, float) { return a; }
+float VecCvtF2i(float a, float, float) { return a; }
 
 }  // namespace
 
@@ -195,7 +199,31 @@ float Activation(ActFunc f, float x) {
   TPUSIM_UNREACHABLE();
 }
 
+float CvtI2F(int32_t v) { return static_cast<float>(v); }  // cvtsi2ss: RNE in the default mode
+
+int32_t CvtF2I(float x) {
+  if (std::isnan(x)) return 0;
+  // nearbyint rounds half to even in the default rounding mode, which this library never changes.
+  const float r = std::nearbyint(x);
+  if (r >= 2147483648.0f) return std::numeric_limits<int32_t>::max();
+  if (r < -2147483648.0f) return std::numeric_limits<int32_t>::min();
+  return static_cast<int32_t>(r);
+}
+
+uint32_t VectorElementwiseWord(VectorOp op, uint32_t a, uint32_t b, uint32_t imm) {
+  if (op == VectorOp::CvtI2f) {
+    int32_t v;
+    std::memcpy(&v, &a, 4);
+    return Bits(CvtI2F(v));
+  }
+  if (op == VectorOp::CvtF2i) return static_cast<uint32_t>(CvtF2I(FromBits(a)));
+  return Bits(VectorElementwise(op, FromBits(a), FromBits(b), FromBits(imm)));
+}
+
 float VectorElementwise(VectorOp op, float a, float b, float imm) {
+  if (op == VectorOp::CvtI2f || op == VectorOp::CvtF2i) {
+    return FromBits(VectorElementwiseWord(op, Bits(a), Bits(b), Bits(imm)));
+  }
   a = FlushSubnormal(a);
   b = FlushSubnormal(b);
   imm = FlushSubnormal(imm);

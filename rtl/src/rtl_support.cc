@@ -32,6 +32,8 @@ bool VectorOpImplemented(isa::VectorOp op) {
     case isa::VectorOp::MaxImm:
     case isa::VectorOp::MinImm:
     case isa::VectorOp::LeakyRelu:
+    case isa::VectorOp::CvtI2f:
+    case isa::VectorOp::CvtF2i:
       return true;
     default:
       return false;

@@ -11,12 +11,9 @@
 
 namespace py = pybind11;
 
-// libsystemc.so (linked through the cycle engine) is BIND_NOW and references sc_main, which must
-// resolve when Python dlopens this module; the extension is built with hidden visibility, so export
-// one here (weak: an embedding program's own sc_main wins). tpusim never calls it.
-extern "C" __attribute__((weak, visibility("default"))) int sc_main(int /*argc*/, char** /*argv*/) {
-  return 0;
-}
+// libsystemc.so (linked through the cycle engine) is BIND_NOW and references sc_main: libtpusim_py.so,
+// which this extension links, exports the simulator's weak definition (simulator/src/cycle/sc_main.cc),
+// so it resolves when Python dlopens the extension.
 
 namespace tpusim::python {
 namespace {

@@ -97,7 +97,6 @@ const std::vector<CpuKernel>& Registry() {
     detail::AppendPoolKernels(*kernels);
     detail::AppendMiscKernels(*kernels);
     detail::AppendRnnKernels(*kernels);
-    detail::AppendNormTrainingKernels(*kernels);
     return kernels;
   }();
   return *registry;

@@ -47,7 +47,6 @@ void AppendQuantConvKernels(std::vector<CpuKernel>& out);  // cpu_kernels_quant_
 void AppendPoolKernels(std::vector<CpuKernel>& out);  // cpu_kernels_pool.cc: MaxPool, AveragePool, Global*Pool
 void AppendMiscKernels(std::vector<CpuKernel>& out);  // cpu_kernels_misc.cc: Split, Gather, PRelu, LayerNormalization
 void AppendRnnKernels(std::vector<CpuKernel>& out);  // cpu_kernels_rnn.cc: LSTM, GRU, RNN
-void AppendNormTrainingKernels(std::vector<CpuKernel>& out);  // cpu_kernels_norm_training.cc: ConstantOfShape
 // cpu_kernels_norm_training.cc: BatchNormalization with training_mode=1 (the BatchNormalization
 // kernel of cpu_kernels_conv.cc forwards such nodes here).
 bool IsTrainingBatchNorm(const Node& node);

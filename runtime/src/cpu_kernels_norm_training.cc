@@ -1,6 +1,5 @@
-// CPU reference kernels: BatchNormalization in training mode (opset >= 14, training_mode=1; called by
-// cpu_kernels_conv.cc's BatchNormalization kernel for such nodes) and ConstantOfShape (its shape an
-// int64 tensor, possibly computed at run time; `value` a one-element tensor, default float32 0).
+// The CPU reference kernel of BatchNormalization in training mode (opset >= 14, training_mode=1; called
+// by cpu_kernels_conv.cc's BatchNormalization kernel for such nodes).
 //
 // Training-mode BatchNormalization, ONNX opset 15 semantics, X [N, C, D1, ...], per channel c over the
 // N * D1 * ... elements (sums in double, results rounded once to float32):
@@ -9,7 +8,6 @@
 //   running_mean = input_mean * momentum + mean * (1 - momentum)   (momentum default 0.9)
 //   running_var  = input_var * momentum + var * (1 - momentum)
 #include <cmath>
-#include <cstring>
 
 #include "cpu_kernels_internal.h"
 #include "tpusim/isa/status_macros.h"
@@ -35,10 +33,6 @@ absl::Status CheckTraining(const Node& node, const std::vector<KernelInputInfo>&
   TPUSIM_RETURN_IF_ERROR(node.GetFloat("epsilon", 1e-5f).status());
   return node.GetFloat("momentum", 0.9f).status();
 }
-
-absl::StatusOr<std::vector<KernelOutputInfo>> InferConstantOfShape(const Node& node,
-                                                                   const std::vector<KernelInputInfo>& in);
-absl::StatusOr<std::vector<Tensor>> ComputeConstantOfShape(const Node& node, const std::vector<const Tensor*>& in);
 
 }  // namespace
 
@@ -96,58 +90,6 @@ absl::StatusOr<std::vector<Tensor>> ComputeBatchNormTraining(const Node& node, c
   if (node.outputs.size() > 1) out.push_back(std::move(rmean));
   if (node.outputs.size() > 2) out.push_back(std::move(rvar));
   return out;
-}
-
-namespace {
-
-// The `value` attribute: a one-element tensor (float32 0 when absent).
-absl::StatusOr<Tensor> FillValue(const Node& node) {
-  auto it = node.attrs.find("value");
-  if (it == node.attrs.end()) return Tensor(DataType::kFloat32, Shape{1});
-  const Tensor* t = std::get_if<Tensor>(&it->second);
-  if (t == nullptr || t->num_elements() != 1) return KernelError(node, "attribute value must be a one-element tensor");
-  return *t;
-}
-
-absl::StatusOr<Shape> OutputShape(const Node& node, const Tensor& shape) {
-  if (shape.dtype() != DataType::kInt64 || shape.shape().size() != 1) {
-    return KernelError(node, "input must be a 1-D int64 tensor");
-  }
-  Shape out(shape.as<int64_t>(), shape.as<int64_t>() + shape.num_elements());
-  for (int64_t d : out) {
-    if (d < 0) return KernelError(node, absl::StrCat("negative dimension in shape ", compiler::ShapeToString(out)));
-  }
-  return out;
-}
-
-absl::StatusOr<std::vector<KernelOutputInfo>> InferConstantOfShape(const Node& node,
-                                                                   const std::vector<KernelInputInfo>& in) {
-  TPUSIM_RETURN_IF_ERROR(CheckArity(node, in, 1, 1));
-  TPUSIM_ASSIGN_OR_RETURN(Tensor value, FillValue(node));
-  if (in[0].dtype != DataType::kInt64 || in[0].shape.size() != 1) {
-    return KernelError(node, "input must be a 1-D int64 tensor");
-  }
-  if (in[0].constant == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(Where(node), ": the output shape is the value of input 0"));
-  }
-  TPUSIM_ASSIGN_OR_RETURN(Shape out, OutputShape(node, *in[0].constant));
-  return std::vector<KernelOutputInfo>{{value.dtype(), out}};
-}
-
-absl::StatusOr<std::vector<Tensor>> ComputeConstantOfShape(const Node& node, const std::vector<const Tensor*>& in) {
-  TPUSIM_RETURN_IF_ERROR(CheckArity(node, InfosOf(in), 1, 1));
-  TPUSIM_ASSIGN_OR_RETURN(Tensor value, FillValue(node));
-  TPUSIM_ASSIGN_OR_RETURN(Shape shape, OutputShape(node, *in[0]));
-  Tensor out(value.dtype(), shape);
-  const size_t bytes = compiler::DataTypeBytes(value.dtype());
-  for (int64_t i = 0; i < out.num_elements(); ++i) std::memcpy(out.data() + i * bytes, value.data(), bytes);
-  return std::vector<Tensor>{std::move(out)};
-}
-
-}  // namespace
-
-void AppendNormTrainingKernels(std::vector<CpuKernel>& out) {
-  out.push_back({"ConstantOfShape", InferConstantOfShape, ComputeConstantOfShape});
 }
 
 }  // namespace tpusim::runtime::detail

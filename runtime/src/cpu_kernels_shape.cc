@@ -1,5 +1,6 @@
 // Data-movement kernels (any dtype; they copy bytes): Flatten, Reshape, Identity, Transpose, Concat,
-// and Constant.
+// Constant, and ConstantOfShape (its shape an int64 tensor, possibly computed at run time; `value` a
+// one-element tensor, default float32 0).
 #include <algorithm>
 #include <cstring>
 
@@ -211,6 +212,50 @@ absl::StatusOr<std::vector<Tensor>> ComputeConstant(const Node& node, const std:
   return std::vector<Tensor>{std::move(value)};
 }
 
+// ConstantOfShape's `value` attribute: a one-element tensor (float32 0 when absent).
+absl::StatusOr<Tensor> FillValue(const Node& node) {
+  auto it = node.attrs.find("value");
+  if (it == node.attrs.end()) return Tensor(DataType::kFloat32, Shape{1});
+  const Tensor* t = std::get_if<Tensor>(&it->second);
+  if (t == nullptr || t->num_elements() != 1) return KernelError(node, "attribute value must be a one-element tensor");
+  return *t;
+}
+
+absl::StatusOr<Shape> FillShape(const Node& node, const Tensor& shape) {
+  if (shape.dtype() != DataType::kInt64 || shape.shape().size() != 1) {
+    return KernelError(node, "input must be a 1-D int64 tensor");
+  }
+  Shape out(shape.as<int64_t>(), shape.as<int64_t>() + shape.num_elements());
+  for (int64_t d : out) {
+    if (d < 0) return KernelError(node, absl::StrCat("negative dimension in shape ", compiler::ShapeToString(out)));
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<KernelOutputInfo>> InferConstantOfShape(const Node& node,
+                                                                   const std::vector<KernelInputInfo>& in) {
+  TPUSIM_RETURN_IF_ERROR(CheckArity(node, in, 1, 1));
+  TPUSIM_ASSIGN_OR_RETURN(Tensor value, FillValue(node));
+  if (in[0].dtype != DataType::kInt64 || in[0].shape.size() != 1) {
+    return KernelError(node, "input must be a 1-D int64 tensor");
+  }
+  if (in[0].constant == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(Where(node), ": the output shape is the value of input 0"));
+  }
+  TPUSIM_ASSIGN_OR_RETURN(Shape out, FillShape(node, *in[0].constant));
+  return std::vector<KernelOutputInfo>{{value.dtype(), out}};
+}
+
+absl::StatusOr<std::vector<Tensor>> ComputeConstantOfShape(const Node& node, const std::vector<const Tensor*>& in) {
+  TPUSIM_RETURN_IF_ERROR(CheckArity(node, InfosOf(in), 1, 1));
+  TPUSIM_ASSIGN_OR_RETURN(Tensor value, FillValue(node));
+  TPUSIM_ASSIGN_OR_RETURN(Shape shape, FillShape(node, *in[0]));
+  Tensor out(value.dtype(), shape);
+  const size_t bytes = compiler::DataTypeBytes(value.dtype());
+  for (int64_t i = 0; i < out.num_elements(); ++i) std::memcpy(out.data() + i * bytes, value.data(), bytes);
+  return std::vector<Tensor>{std::move(out)};
+}
+
 }  // namespace
 
 void AppendShapeKernels(std::vector<CpuKernel>& out) {
@@ -220,6 +265,7 @@ void AppendShapeKernels(std::vector<CpuKernel>& out) {
   out.push_back({"Transpose", InferTranspose, ComputeTranspose});
   out.push_back({"Concat", InferConcat, ComputeConcat});
   out.push_back({"Constant", InferConstant, ComputeConstant});
+  out.push_back({"ConstantOfShape", InferConstantOfShape, ComputeConstantOfShape});
 }
 
 }  // namespace tpusim::runtime::detail

@@ -1,5 +1,6 @@
 #include "tpusim/runtime/trace.h"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -44,14 +45,54 @@ std::string Metadata(std::string_view name, int tid, std::string_view value) {
   return e.Finish();
 }
 
-std::string SortIndex(int tid) {
+std::string SortIndex(int tid, int sort_index) {
   Event e("M", tid);
   e.w().Key("name"); e.w().String("thread_sort_index");
   e.w().Key("args");
   e.w().BeginObject();
-  e.w().Key("sort_index"); e.w().Int(tid);
+  e.w().Key("sort_index"); e.w().Int(sort_index);
   e.w().EndObject();
   return e.Finish();
+}
+
+// The sub-track (lane) of every slice, lanes[k][j] for launches[k].trace[j]: per unit, slices taken
+// in order of absolute start (launch k starts after the cycles of launches 0 .. k-1) go to the
+// lowest-numbered lane that is free at their start (its last slice ended at or before it), so that
+// slices on one lane never overlap. A zero-length slice nests inside anything and stays on lane 0.
+std::vector<std::vector<size_t>> AssignLanes(const std::vector<LaunchRecord>& launches) {
+  struct Item {
+    uint64_t start, end;
+    size_t launch, slice;
+  };
+  std::vector<Item> items;
+  std::vector<std::vector<size_t>> lanes(launches.size());
+  uint64_t base = 0;
+  for (size_t k = 0; k < launches.size(); ++k) {
+    const std::vector<simulator::TraceSlice>& trace = launches[k].trace;
+    lanes[k].assign(trace.size(), 0);
+    for (size_t j = 0; j < trace.size(); ++j) {
+      items.push_back({base + trace[j].start, base + std::max(trace[j].start, trace[j].end), k, j});
+    }
+    base += launches[k].cycles;
+  }
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& a, const Item& b) { return a.start < b.start; });
+  std::map<std::string_view, std::vector<uint64_t>> lane_end;  // per unit: end of each lane's last slice
+  for (const Item& item : items) {
+    if (item.end == item.start) continue;
+    std::vector<uint64_t>& ends = lane_end[launches[item.launch].trace[item.slice].unit];
+    size_t lane = 0;
+    while (lane < ends.size() && ends[lane] > item.start) ++lane;
+    if (lane == ends.size()) ends.push_back(0);
+    ends[lane] = item.end;
+    lanes[item.launch][item.slice] = lane;
+  }
+  return lanes;
+}
+
+// The track name of `unit`'s lane: the unit itself for lane 0, "<unit> #<lane>" for the others.
+std::string TrackName(std::string_view unit, size_t lane) {
+  return lane == 0 ? std::string(unit) : absl::StrCat(std::string(unit), " #", lane);
 }
 
 }  // namespace
@@ -60,11 +101,16 @@ std::string ChromeTraceJson(const std::vector<LaunchRecord>& launches, const isa
                             std::string_view process_name) {
   const double us_per_cycle = arch.clock_mhz() > 0 ? 1.0 / arch.clock_mhz() : 0.0;
   std::map<std::string, int, std::less<>> tids;
-  std::vector<std::string> track_order = {"launches"};
+  std::vector<std::string> track_order = {"launches"};  // track names, by tid
+  std::vector<std::string> track_unit = {"launches"};   // the unit of each tid's track
+  std::vector<size_t> track_lane = {0};                  // and its lane
   for (std::string_view unit : kTraceUnits) {
     tids.emplace(std::string(unit), static_cast<int>(track_order.size()));
     track_order.emplace_back(unit);
+    track_unit.emplace_back(unit);
+    track_lane.push_back(0);
   }
+  const std::vector<std::vector<size_t>> lanes = AssignLanes(launches);
   std::vector<std::string> events;
   uint64_t base = 0;  // cycles before this launch
   for (size_t k = 0; k < launches.size(); ++k) {
@@ -81,11 +127,15 @@ std::string ChromeTraceJson(const std::vector<LaunchRecord>& launches, const isa
       e.w().EndObject();
       events.push_back(e.Finish());
     }
-    for (const simulator::TraceSlice& slice : launch.trace) {
-      auto it = tids.find(slice.unit);
+    for (size_t j = 0; j < launch.trace.size(); ++j) {
+      const simulator::TraceSlice& slice = launch.trace[j];
+      const std::string track = TrackName(slice.unit, lanes[k][j]);
+      auto it = tids.find(track);
       if (it == tids.end()) {
-        it = tids.emplace(slice.unit, static_cast<int>(track_order.size())).first;
-        track_order.push_back(slice.unit);
+        it = tids.emplace(track, static_cast<int>(track_order.size())).first;
+        track_order.push_back(track);
+        track_unit.emplace_back(slice.unit);
+        track_lane.push_back(lanes[k][j]);
       }
       const size_t i = slice.instruction;
       const std::string name =
@@ -109,9 +159,22 @@ std::string ChromeTraceJson(const std::vector<LaunchRecord>& launches, const isa
     base += launch.cycles;
   }
   std::vector<std::string> metadata = {Metadata("process_name", kLaunchTid, process_name)};
+  // Display order: the lane-0 tracks by tid, each followed by its other lanes by lane number.
+  std::vector<size_t> order(track_order.size());
+  for (size_t tid = 0; tid < order.size(); ++tid) order[tid] = tid;
+  auto lane0_tid = [&](size_t tid) {
+    auto it = tids.find(track_unit[tid]);
+    return it == tids.end() ? static_cast<int>(tid) : it->second;
+  };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const int ua = lane0_tid(a), ub = lane0_tid(b);
+    return ua != ub ? ua < ub : track_lane[a] < track_lane[b];
+  });
+  std::vector<int> sort_index(track_order.size());
+  for (size_t rank = 0; rank < order.size(); ++rank) sort_index[order[rank]] = static_cast<int>(rank);
   for (size_t tid = 0; tid < track_order.size(); ++tid) {
     metadata.push_back(Metadata("thread_name", static_cast<int>(tid), track_order[tid]));
-    metadata.push_back(SortIndex(static_cast<int>(tid)));
+    metadata.push_back(SortIndex(static_cast<int>(tid), sort_index[tid]));
   }
   std::string out = "{\"displayTimeUnit\": \"ns\", \"traceEvents\": [\n";
   absl::StrAppend(&out, absl::StrJoin(metadata, ",\n"));

@@ -192,7 +192,6 @@ absl::Status Executor::ExecVECTOR(const isa::VectorArgs& a) {
   if (binary) TPUSIM_RETURN_IF_ERROR(CheckUbRows("source b ", a.b_row, a.b_bcast ? 1 : a.rows));
 
   // Results go to scratch first: every source row is read before any destination row is written.
-  const float imm = isa::BitsF32(a.imm);
   words_.resize(a.rows * lanes);
   for (uint64_t r = 0; r < a.rows; ++r) {
     const uint32_t* x = state_.ub_row(a.a_row + r);
@@ -203,7 +202,7 @@ absl::Status Executor::ExecVECTOR(const isa::VectorArgs& a) {
         out[l] = *op == isa::VectorOp::Relu ? IntRelu(x[l]) : x[l];
     } else {
       for (uint64_t l = 0; l < lanes; ++l) {
-        out[l] = AsWord(num::VectorElementwise(*op, AsF32(x[l]), AsF32(y[l]), imm));
+        out[l] = num::VectorElementwiseWord(*op, x[l], y[l], static_cast<uint32_t>(a.imm));
       }
     }
   }

@@ -1,8 +1,11 @@
 // The quantization ops in the compiler: ONNX uint8 tensors import as DataType::kUint8, and
-// CheckTpuSupport places QuantizeLinear / DequantizeLinear on the CPU with a message that says why
-// (float32 <-> int8 conversion is in neither matrix mode). MatMulInteger and QLinearMatMul run in int8
+// CheckTpuSupport admits QuantizeLinear / DequantizeLinear with compile-time scales and zero points
+// (float mode, cvt_f2i / cvt_i2f: tests/runtime/quantize_tpu_test.cc). MatMulInteger and QLinearMatMul run in int8
 // mode: tests/compiler_backend/int8_codegen_test.cc.
 #include <gtest/gtest.h>
+
+#include <set>
+#include <string>
 
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/compiler_backend/onnx_frontend.h"
@@ -27,14 +30,23 @@ TEST(QuantImport, Uint8TensorsImportAsUint8) {
   EXPECT_EQ(DataTypeBytes(DataType::kUint8), 1u);
 }
 
-TEST(QuantTpuSupport, QuantOpsAreCpuOpsWithAReason) {
-  for (const char* test : {"test_quantizelinear", "test_dequantizelinear"}) {
+TEST(QuantTpuSupport, QuantOpsRunOnTheTpuWithCompileTimeScales) {
+  for (const char* test : {"test_quantizelinear", "test_dequantizelinear", "test_quantizelinear_axis",
+                           "test_dequantizelinear_axis"}) {
     absl::StatusOr<Graph> g = ImportOnnxFile(kNodeDir + test + "/model.onnx");
     ASSERT_TRUE(g.ok()) << g.status();
-    const absl::Status s = CheckTpuSupport(g->nodes[0], *g);
-    EXPECT_EQ(s.code(), absl::StatusCode::kUnimplemented) << test;
-    EXPECT_NE(s.message().find("uint8"), std::string::npos) << s;
-    EXPECT_NE(s.message().find("int8 mode"), std::string::npos) << s;
+    const Node& node = g->nodes[0];
+    EXPECT_TRUE(IsCompileTimeOperand(node, 1));
+    EXPECT_TRUE(IsCompileTimeOperand(node, 2));
+    EXPECT_FALSE(IsCompileTimeOperand(node, 0));
+    // The scale and zero point are graph inputs here: the session feeds them as compile-time inputs.
+    const std::set<std::string> compile_time(node.inputs.begin() + 1, node.inputs.end());
+    const absl::Status ok = CheckTpuSupport(node, *g, compile_time);
+    EXPECT_TRUE(ok.ok()) << test << ": " << ok;
+    // Without their values the TPU cannot lower the node: the CPU runs it, and the reason says why.
+    const absl::Status no = CheckTpuSupport(node, *g);
+    EXPECT_EQ(no.code(), absl::StatusCode::kUnimplemented) << test;
+    EXPECT_NE(no.message().find("run time"), std::string::npos) << no;
   }
 }
 

@@ -74,7 +74,8 @@ std::vector<isa::VectorOp> RtlVectorOps(isa::MatmulType mode) {
   if (mode == isa::INT8_INT32) return {Op::Copy, Op::Relu};
   return {Op::Copy,   Op::Relu,   Op::RoundBf16, Op::Add,       Op::Sub,       Op::Mul,
           Op::Max,    Op::Min,    Op::AddImm,    Op::MulImm,    Op::Fill,      Op::ReduceSum,
-          Op::ReduceMax, Op::Abs, Op::MaxImm,    Op::MinImm,    Op::LeakyRelu};
+          Op::ReduceMax, Op::Abs, Op::MaxImm,    Op::MinImm,    Op::LeakyRelu, Op::CvtI2f,
+          Op::CvtF2i};
 }
 
 absl::Status InRtlSubset(const std::vector<isa::Instruction>& code, isa::MatmulType mode) {

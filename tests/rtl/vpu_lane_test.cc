@@ -61,7 +61,7 @@ uint32_t Reference(isa::VectorOp op, uint32_t a, uint32_t b, uint32_t imm) {
   if (isa::VectorOpArity(op) == isa::VectorArity::Reduce) {
     return Bits(num::VectorReduceStep(op, Float(a), Float(b)));
   }
-  return Bits(num::VectorElementwise(op, Float(a), Float(b), Float(imm)));
+  return num::VectorElementwiseWord(op, a, b, imm);
 }
 
 TEST(VpuLane, EveryImplementedVectorOpMatchesNumerics) {
@@ -88,8 +88,37 @@ TEST(VpuLane, EveryImplementedVectorOpMatchesNumerics) {
     for (int n = 0; n < kRandom; ++n) check(src.F32(), src.F32(), src.F32());
     log.Report(edges.size() * edges.size() + kRandom);
   }
-  EXPECT_EQ(ops, 17);  // copy relu round_bf16 add sub mul max min add_imm mul_imm fill reduce_sum
-                       // reduce_max abs max_imm min_imm leaky_relu
+  EXPECT_EQ(ops, 19);  // copy relu round_bf16 add sub mul max min add_imm mul_imm fill reduce_sum
+                       // reduce_max abs max_imm min_imm leaky_relu cvt_i2f cvt_f2i
+}
+
+// The conversions where they are hard: fp32 values with exponents around the integer range
+// (2^-2 .. 2^33: half-way ties, the int32 saturation edge) for cvt_f2i, int32 words with few
+// significant bits above 2^24 (ties of the fp32 rounding) for cvt_i2f; 100,000 each.
+TEST(VpuLane, ConversionsMatchNumericsNearTheirEdges) {
+  Lane lane;
+  OperandSource src(0xc47);
+  MismatchLog log("vpu_lane cvt_i2f / cvt_f2i");
+  const auto check = [&](isa::VectorOp op, uint32_t a) {
+    const uint32_t got = lane.Vector(op, a, 0, 0), want = Reference(op, a, 0, 0);
+    if (got != want) log.Add(absl::StrFormat("%s a=%08x: rtl %08x, numerics %08x",
+                                             std::string(isa::VectorOpName(op)), a, got, want));
+  };
+  constexpr int kRandom = 100000;
+  for (int n = 0; n < kRandom; ++n) {
+    check(isa::VectorOp::CvtF2i, src.WithExponent(src.Uniform(125, 160)));
+    const uint32_t w = src.Bits32() >> src.Uniform(0, 31);
+    check(isa::VectorOp::CvtI2f, (src.Coin() ? w : ~w + 1) & ~((1u << src.Uniform(0, 8)) - 1));
+  }
+  // Hand-picked: 2^31 saturates, -2^31 is exact, 16777217 rounds to 2^24, int32 extremes.
+  EXPECT_EQ(lane.Vector(isa::VectorOp::CvtF2i, 0x4f000000u, 0, 0), 0x7fffffffu);  // 2^31
+  EXPECT_EQ(lane.Vector(isa::VectorOp::CvtF2i, 0xcf000000u, 0, 0), 0x80000000u);  // -2^31
+  EXPECT_EQ(lane.Vector(isa::VectorOp::CvtF2i, 0xc0200000u, 0, 0), 0xfffffffeu);  // -2.5 -> -2
+  EXPECT_EQ(lane.Vector(isa::VectorOp::CvtF2i, 0x7fc00000u, 0, 0), 0u);           // NaN
+  EXPECT_EQ(lane.Vector(isa::VectorOp::CvtI2f, 16777217u, 0, 0), 0x4b800000u);    // 2^24
+  EXPECT_EQ(lane.Vector(isa::VectorOp::CvtI2f, 1u, 0, 0), 0x3f800000u);           // 1.0, not FTZ
+  EXPECT_EQ(lane.Vector(isa::VectorOp::CvtI2f, 0x80000000u, 0, 0), 0xcf000000u);  // -2^31
+  log.Report(2 * kRandom);
 }
 
 TEST(VpuLane, ActivateNoneAndReluMatchNumerics) {

@@ -208,8 +208,8 @@ TEST_P(ConvOnnxTests, MatchShippedOutputsOnTheTpu) {
   EXPECT_EQ(RunOnnxTest(dir, engine), "") << dir << " on " << engine;
 }
 
-// Reflect and edge padding run on the CPU (the TPU lowering is constant mode only); ONNX's tests of
-// them pad int32 data.
+// The CPU reference kernel's reflect and edge padding against ONNX's shipped outputs (the TPU runs
+// these modes too, lower_pad.cc; pad_pow_bn_training_test.cc and the conformance tests cover it there).
 TEST(PadCpuKernel, ShippedReflectAndEdgeTestsPassOnTheCpu) {
   for (const char* t : {"test_reflect_pad", "test_edge_pad"}) {
     EXPECT_EQ(RunOnnxTest(std::string(kNode) + t, "cpu"), "") << t;

@@ -162,20 +162,9 @@ TEST(Int8ConvTpu, QLinearConvWithBias) {
   CheckConvCase(c, "qlinear int8, runtime w");
 }
 
-// The shipped ONNX node tests of the int8-mode ops, as the conformance suite runs them (tiny, precision
-// highest, no CPU fallback; the zero points and scales are compile-time inputs), on both engines.
-TEST(Int8OnnxNodeTests, PassOnTheTpu) {
-  for (const char* name : {"test_matmulinteger", "test_qlinearmatmul_2D", "test_qlinearmatmul_3D",
-                           "test_basic_convinteger", "test_convinteger_with_padding",
-                           "test_convinteger_without_padding", "test_qlinearconv"}) {
-    for (const char* engine : {"functional", "cycle"}) {
-      EXPECT_EQ(tpusim::testing::RunOnnxTest(tpusim::testing::OnnxNodeTestDir(name), engine), "")
-          << name << " on " << engine;
-    }
-  }
-}
-
-// The same on the RTL core (Verilated SystemVerilog), where this build has it.
+// The shipped ONNX node tests of the int8-mode ops on the RTL core (Verilated SystemVerilog), where this
+// build has it, as the conformance suite runs them on functional and cycle (they are in
+// tests/onnx_conformance_pass.txt): tiny, precision highest, no CPU fallback.
 TEST(Int8OnnxNodeTests, PassOnTheRtlEngine) {
   absl::StatusOr<isa::ArchConfig> tiny = isa::LoadPreset("tiny");
   if (rtl::CoreModelNames().empty() || !tiny.ok() || !rtl::CheckRtlArch(*tiny).ok()) {

@@ -213,21 +213,45 @@ TEST(QuantOnnxNodeTests, PassThroughATpuSessionWithCpuFallback) {
   for (const std::string& name : kQuantNodeTests) {
     RunReport report;
     EXPECT_EQ(RunNodeTest(name, options, &report), "") << name;
-    // MatMulInteger and QLinearMatMul run in int8 mode (int8_tpu_test.cc); Quantize/Dequantize on the CPU.
-    const bool int8_mode = name == "test_matmulinteger" || name.rfind("test_qlinearmatmul", 0) == 0;
-    EXPECT_EQ(report.tpu_launches, int8_mode ? 1 : 0) << name;
+    // MatMulInteger and QLinearMatMul run in int8 mode (int8_tpu_test.cc), Quantize/Dequantize (scalar
+    // and per-axis) in float mode (quantize_tpu_test.cc): every test is one TPU launch, no CPU kernel.
+    EXPECT_EQ(report.tpu_launches, 1) << name;
+    EXPECT_EQ(report.cpu_kernels, 0) << name;
   }
 }
 
+// A QuantizeLinear whose scale is computed at run time (here by an Abs) has no TPU lowering: without
+// fallback, creating the session fails naming the node and the reason.
 TEST(QuantOnnxNodeTests, TpuWithoutFallbackGivesAClearError) {
   SessionOptions options;
   options.device = "tpu";
   options.engine = "functional";
   options.arch = *isa::LoadPreset("tiny");
   options.allow_cpu_fallback = false;
-  const std::string failure = RunNodeTest("test_quantizelinear", options);
+  compiler::Graph g;
+  g.AddValue("x", DataType::kFloat32, compiler::Shape{4});
+  g.AddValue("s_in", DataType::kFloat32, compiler::Shape{});
+  g.AddValue("s", DataType::kFloat32);
+  g.AddValue("y", DataType::kInt8);
+  g.AddValue("z", DataType::kInt8).constant = Make<int8_t>(DataType::kInt8, {}, {0});
+  g.inputs = {"x", "s_in"};
+  compiler::Node abs;
+  abs.name = "abs";
+  abs.op_type = "Abs";
+  abs.inputs = {"s_in"};
+  abs.outputs = {"s"};
+  compiler::Node q;
+  q.name = "q";
+  q.op_type = "QuantizeLinear";
+  q.inputs = {"x", "s", "z"};
+  q.outputs = {"y"};
+  g.nodes = {abs, q};
+  g.outputs = {"y"};
+  absl::StatusOr<std::unique_ptr<Session>> session = Session::Create(g, options);
+  ASSERT_FALSE(session.ok());
+  const std::string failure(session.status().message());
   EXPECT_NE(failure.find("QuantizeLinear"), std::string::npos) << failure;
-  EXPECT_NE(failure.find("uint8"), std::string::npos) << failure;
+  EXPECT_NE(failure.find("run time"), std::string::npos) << failure;
 }
 
 }  // namespace

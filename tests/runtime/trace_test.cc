@@ -8,7 +8,10 @@
 #include <sstream>
 
 #include "json_checker.h"
+#include "tpusim/isa/arch_config.h"
 #include "tpusim/isa/isa.h"
+#include "tpusim/simulator/device_state.h"
+#include "tpusim/simulator/engine.h"
 
 namespace tpusim::runtime {
 namespace {
@@ -117,6 +120,86 @@ TEST(ChromeTrace, LaunchesAreLaidOutOneAfterAnother) {
 TEST(ChromeTrace, NoLaunchesIsStillAValidDocument) {
   const std::string doc = ChromeTraceJson({}, TwoMhz(), "p");
   EXPECT_TRUE(JsonChecker(doc).Valid()) << doc;
+}
+
+// Overlapping slices of one unit go to sub-tracks, lowest free lane at the slice's start. Load DMA
+// slices (cycles) [0, 10) -> lane 0 (busy to 10); [5, 15): lane 0 busy -> lane 1 (to 15); [12, 20):
+// lane 0 free (10 <= 12) -> lane 0 (to 20); [13, 14): lanes 0 and 1 busy -> lane 2. New tracks take
+// the next tids: "load DMA #1" 7, "load DMA #2" 8; they are displayed right after "load DMA":
+// sort index 0 launches, 1 load DMA, 2 #1, 3 #2, 4 weight DMA, 5 MXU, 6 vector unit, 7 store DMA,
+// 8 controller.
+TEST(ChromeTrace, OverlappingSlicesOfAUnitGoToTheLowestFreeSubTrack) {
+  LaunchRecord a;
+  a.label = "l";
+  a.cycles = 20;
+  a.opcodes = {isa::Opcode::LOAD, isa::Opcode::LOAD, isa::Opcode::LOAD, isa::Opcode::LOAD};
+  a.trace = {{"load DMA", 0, 0, 10}, {"load DMA", 1, 5, 15}, {"load DMA", 2, 12, 20},
+             {"load DMA", 3, 13, 14}};
+  const std::string doc = ChromeTraceJson({a}, TwoMhz(), "p");
+  EXPECT_TRUE(JsonChecker(doc).Valid()) << doc;
+  const int want_tid[] = {1, 7, 1, 8};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_THAT(EventWith(doc, {"\"ph\": \"X\"", absl::StrCat("\"instruction\": ", i, ",")}),
+                HasSubstr(absl::StrCat("\"tid\": ", want_tid[i], ",")))
+        << i;
+  }
+  EXPECT_NE(EventWith(doc, {"\"thread_name\"", "\"tid\": 7,", "\"name\": \"load DMA #1\"}"}), "");
+  EXPECT_NE(EventWith(doc, {"\"thread_name\"", "\"tid\": 8,", "\"name\": \"load DMA #2\"}"}), "");
+  const std::pair<int, int> sort_index[] = {{0, 0}, {1, 1}, {7, 2}, {8, 3}, {2, 4},
+                                            {3, 5}, {4, 6}, {5, 7}, {6, 8}};
+  for (const auto& [tid, index] : sort_index) {
+    EXPECT_NE(EventWith(doc, {"\"thread_sort_index\"", absl::StrCat("\"tid\": ", tid, ","),
+                              absl::StrCat("\"sort_index\": ", index, "}")}),
+              "")
+        << tid;
+  }
+}
+
+isa::Instruction Load(uint64_t addr, uint64_t ub_row, uint64_t rows) {
+  isa::Instruction i = isa::Make(isa::Opcode::LOAD);
+  auto& d = i.as<isa::DmaArgs>();
+  d.dtype = static_cast<uint64_t>(isa::DType::F32);
+  d.dram_addr = addr;
+  d.ub_row = ub_row;
+  d.rows = rows;
+  d.lanes = 8;
+  d.row_stride = 8;
+  d.lane_stride = 1;
+  return i;
+}
+
+// The cycle engine on tiny: two LOADs back to back are in flight together (docs/timing.md rule 3:
+// the second takes the channel when the first leaves it, while the first is still in its 40-cycle
+// latency), so their slices overlap and go to "load DMA" (tid 1) and "load DMA #1" (tid 7). A LOAD
+// after a SYNC starts once both are done and goes back to lane 0.
+TEST(ChromeTrace, PipelinedLoadsOnTinyGoToTwoSubTracks) {
+  const isa::ArchConfig arch = isa::LoadPreset("tiny").value();
+  simulator::DeviceState state(arch, isa::BF16_FP32);
+  auto engine = simulator::CreateEngine("cycle", arch);
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  const std::vector<isa::Instruction> code = {Load(0, 0, 6), Load(0x400, 10, 3),
+                                              isa::Make(isa::Opcode::SYNC), Load(0x800, 20, 2),
+                                              isa::Make(isa::Opcode::HALT)};
+  simulator::Launch launch;
+  launch.code = &code;
+  launch.collect_trace = true;
+  auto stats = (*engine)->Run(launch, state);
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  LaunchRecord record;
+  record.label = "loads";
+  record.cycles = stats->cycles;
+  for (const isa::Instruction& inst : code) record.opcodes.push_back(inst.opcode);
+  record.trace = stats->trace;
+  const std::string doc = ChromeTraceJson({record}, arch, "p");
+  EXPECT_TRUE(JsonChecker(doc).Valid()) << doc;
+  auto load = [&](int i) {
+    return EventWith(doc, {"\"name\": \"LOAD\"", absl::StrCat("\"instruction\": ", i, ",")});
+  };
+  EXPECT_THAT(load(0), HasSubstr("\"tid\": 1,"));
+  EXPECT_THAT(load(1), HasSubstr("\"tid\": 7,"));
+  EXPECT_THAT(load(3), HasSubstr("\"tid\": 1,"));
+  EXPECT_NE(EventWith(doc, {"\"thread_name\"", "\"tid\": 7,", "\"name\": \"load DMA #1\"}"}), "");
+  EXPECT_EQ(EventWith(doc, {"\"thread_name\"", "\"load DMA #2\""}), "");
 }
 
 }  // namespace

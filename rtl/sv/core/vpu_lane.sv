@@ -4,7 +4,8 @@
 // relu clamps negatives to 0 and requantize is numerics::Requantize(v, scale = imm, zero_point)
 // sign-extended (the requantize unit); VECTOR supports copy and relu only (rtl::CheckRtlSupport refuses the
 // rest, as the functional engine does). Ops the RTL does not implement (exp, div, log, sqrt,
-// reciprocal, erf, sigmoid, tanh) are refused before a run and give 0 here. Combinational.
+// reciprocal, erf, sigmoid, tanh) are refused before a run and give 0 here. cvt_i2f / cvt_f2i
+// (numerics::CvtI2F / CvtF2I) read a's bits unflushed and are not flushed. Combinational.
 module vpu_lane
   import isa_pkg::*;
   import core_pkg::*;
@@ -30,6 +31,19 @@ module vpu_lane
   logic [31:0] act_v;  // int8 ACTIVATE: the accumulator word plus the bias
   logic [7:0]  quant;
   assign act_v = has_bias ? a + b : a;
+  // cvt_i2f: the word as an int32 -> fp32 (RNE). cvt_f2i: fp32 -> integer (half to even), |q| <= 2^32,
+  // saturated to int32 below; a NaN gives q = 0.
+  logic [31:0]        i2f_y, f2i_y;
+  logic signed [33:0] f2i_q;
+  logic               f2i_nan;
+  int32_to_fp32 u_i2f (.v(a), .y(i2f_y));
+  fp32_to_int_rne u_f2i (.x(a), .q(f2i_q), .nan(f2i_nan));
+  always_comb begin
+    if (f2i_nan) f2i_y = 32'd0;
+    else if (f2i_q > 34'sh0_7FFF_FFFF) f2i_y = 32'h7FFF_FFFF;
+    else if (f2i_q < -34'sh0_8000_0000) f2i_y = 32'h8000_0000;
+    else f2i_y = f2i_q[31:0];
+  end
   requantize u_requantize (
       .v         (act_v),
       .scale     (imm),
@@ -95,6 +109,8 @@ module vpu_lane
         VOP_MAX_IMM: y = fmax(fa, fimm);
         VOP_MIN_IMM: y = fmin(fa, fimm);
         VOP_LEAKY_RELU: y = (fa[31] && fa[30:0] != 31'd0 && !is_nan32(fa)) ? mul_y : fa;
+        VOP_CVT_I2F: y = i2f_y;
+        VOP_CVT_F2I: y = f2i_y;
         default: y = 32'd0;
       endcase
     end

@@ -63,8 +63,22 @@ int8_t Requantize(int32_t v, float scale, int32_t zero_point);
 float Activation(ActFunc f, float x);
 // Unary, Binary and Imm ops: b is ignored by Unary ops; imm is used by Imm ops only.
 // Reduce ops are folded with VectorReduceStep(op, acc, x) starting from the first row's value.
+//
+// cvt_i2f and cvt_f2i act on bit patterns, not on flushed fp32 values: VectorElementwise passes their
+// `a` unflushed and returns the result unflushed, the float carrying the word's bits (a float copy never
+// changes bits on the hosts we support). Engines that hold 32-bit words call VectorElementwiseWord.
 float VectorElementwise(VectorOp op, float a, float b, float imm);
 float VectorReduceStep(VectorOp op, float acc, float x);
+// VectorElementwise on 32-bit UB words (fp32 bits, or an int32 for cvt_i2f's input and cvt_f2i's
+// result): the form every engine and the RTL test use.
+uint32_t VectorElementwiseWord(VectorOp op, uint32_t a, uint32_t b, uint32_t imm);
+// cvt_i2f: the int32 -> the nearest fp32, round to nearest even (static_cast<float>): exact for
+// |v| <= 2^24, e.g. 16777217 -> 16777216.0f; never subnormal (|v| >= 1 or v = 0 -> +0).
+float CvtI2F(int32_t v);
+// cvt_f2i: fp32 -> int32, round half to even (0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -0.5 -> 0, -2.5 -> -2),
+// saturating to [-2^31, 2^31 - 1] (±Inf included); NaN -> 0. A subnormal input gives 0 (flushed or
+// not, it rounds to 0). This is ONNX QuantizeLinear's rounding.
+int32_t CvtF2I(float x);
 
 // ---- DRAM <-> UB element conversion (LOAD/STORE/LOAD_WEIGHTS) --------------------------------------
 // A UB / accumulator word is 32 bits: fp32 bits in float mode, int32 in int8 mode.

@@ -6,8 +6,9 @@
 // alpha, beta, optional unidirectionally broadcast C), Add, Sub, Mul, Div (multidirectional broadcast;
 // float32, int32, int64), Relu, Sigmoid, Tanh, Exp, Softmax (opset < 13: coerce to 2-D at `axis`,
 // default 1; opset >= 13: along `axis`, default -1), Flatten, Reshape (0 and -1, allowzero), Identity,
-// Constant, Log, Sqrt, Reciprocal, Erf, LeakyRelu, Abs, Neg, Clip, Pow, Transpose (perm), Concat, Slice,
-// Squeeze, Unsqueeze, Expand, ReduceSum, ReduceMean, ReduceMax (axes attribute or input; keepdims,
+// Constant, ConstantOfShape (int64 shape, possibly computed at run time; one-element `value`), Log,
+// Sqrt, Reciprocal, Erf, LeakyRelu, Abs, Neg, Clip, Pow, Transpose (perm), Concat, Slice, Squeeze,
+// Unsqueeze, Expand, ReduceSum, ReduceMean, ReduceMax (axes attribute or input; keepdims,
 // noop_with_empty_axes), QuantizeLinear, DequantizeLinear, MatMulInteger, QLinearMatMul (int8/uint8;
 // cpu_kernels_quant.cc), and the CPU-only op ArgMax (axis, keepdims, select_last_index; int64 output).
 //
