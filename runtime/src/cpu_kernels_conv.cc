@@ -17,124 +17,50 @@
 namespace tpusim::runtime::detail {
 namespace {
 
-struct ConvPlan {
-  int64_t n = 0, c = 0, m = 0, group = 1;
-  std::vector<int64_t> in, kernel, stride, dil, pad_lo, out;
-};
-
-absl::StatusOr<std::vector<int64_t>> ListAttr(const Node& node, const std::string& key, size_t len, int64_t dflt) {
-  TPUSIM_ASSIGN_OR_RETURN(std::vector<int64_t> v, node.GetInts(key, std::vector<int64_t>(len, dflt)));
-  if (v.size() != len) return KernelError(node, absl::StrCat(key, " needs ", len, " values, got ", v.size()));
-  return v;
-}
-
-absl::StatusOr<ConvPlan> PlanConv(const Node& node, const std::vector<KernelInputInfo>& in) {
+absl::StatusOr<ConvGeometry> PlanConv(const Node& node, const std::vector<KernelInputInfo>& in) {
   TPUSIM_RETURN_IF_ERROR(CheckArity(node, in, 2, 3));
   for (const KernelInputInfo& i : in) {
     if (i.present && i.dtype != DataType::kFloat32) return KernelError(node, "inputs must be float32");
   }
-  const Shape& x = in[0].shape;
-  const Shape& w = in[1].shape;
-  if (x.size() < 3 || w.size() != x.size()) {
-    return KernelError(node, absl::StrCat("X ", compiler::ShapeToString(x), " and W ", compiler::ShapeToString(w),
-                                          " need equal rank >= 3"));
-  }
-  const size_t k = x.size() - 2;
-  ConvPlan p;
-  p.n = x[0];
-  p.c = x[1];
-  p.m = w[0];
-  TPUSIM_ASSIGN_OR_RETURN(p.group, node.GetInt("group", 1));
-  if (p.group <= 0 || p.c % p.group != 0 || p.m % p.group != 0 || w[1] * p.group != p.c) {
-    return KernelError(node, absl::StrCat("group ", p.group, " does not fit X ", compiler::ShapeToString(x),
-                                          " and W ", compiler::ShapeToString(w)));
-  }
+  TPUSIM_ASSIGN_OR_RETURN(ConvGeometry p, PlanConvGeometry(node, in[0].shape, in[1].shape));
   if (in.size() > 2 && in[2].present && (in[2].shape.size() != 1 || in[2].shape[0] != p.m)) {
     return KernelError(node, absl::StrCat("bias ", compiler::ShapeToString(in[2].shape), " is not [", p.m, "]"));
-  }
-  p.in.assign(x.begin() + 2, x.end());
-  p.kernel.assign(w.begin() + 2, w.end());
-  TPUSIM_ASSIGN_OR_RETURN(std::vector<int64_t> ks, ListAttr(node, "kernel_shape", k, 0));
-  if (node.attrs.count("kernel_shape") != 0 && ks != p.kernel) return KernelError(node, "kernel_shape disagrees with W");
-  TPUSIM_ASSIGN_OR_RETURN(p.stride, ListAttr(node, "strides", k, 1));
-  TPUSIM_ASSIGN_OR_RETURN(p.dil, ListAttr(node, "dilations", k, 1));
-  TPUSIM_ASSIGN_OR_RETURN(std::vector<int64_t> pads, ListAttr(node, "pads", 2 * k, 0));
-  std::string auto_pad = "NOTSET";
-  if (auto it = node.attrs.find("auto_pad"); it != node.attrs.end()) {
-    if (const auto* s = std::get_if<std::string>(&it->second)) auto_pad = *s;
-  }
-  for (size_t d = 0; d < k; ++d) {
-    if (p.stride[d] < 1 || p.dil[d] < 1 || pads[d] < 0 || pads[d + k] < 0) {
-      return KernelError(node, "strides and dilations must be positive and pads non-negative");
-    }
-    const int64_t eff = (p.kernel[d] - 1) * p.dil[d] + 1;
-    int64_t lo = pads[d], hi = pads[d + k];
-    if (auto_pad == "VALID") {
-      lo = hi = 0;
-    } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      const int64_t o = (p.in[d] + p.stride[d] - 1) / p.stride[d];
-      const int64_t total = std::max<int64_t>(0, (o - 1) * p.stride[d] + eff - p.in[d]);
-      lo = auto_pad == "SAME_LOWER" ? (total + 1) / 2 : total / 2;
-      hi = total - lo;
-    } else if (auto_pad != "NOTSET") {
-      return KernelError(node, absl::StrCat("unknown auto_pad '", auto_pad, "'"));
-    }
-    const int64_t span = p.in[d] + lo + hi - eff;
-    if (span < 0) return KernelError(node, "the dilated kernel is larger than the padded input");
-    p.pad_lo.push_back(lo);
-    p.out.push_back(span / p.stride[d] + 1);
   }
   return p;
 }
 
 absl::StatusOr<std::vector<KernelOutputInfo>> InferConv(const Node& node, const std::vector<KernelInputInfo>& in) {
-  TPUSIM_ASSIGN_OR_RETURN(ConvPlan p, PlanConv(node, in));
+  TPUSIM_ASSIGN_OR_RETURN(ConvGeometry p, PlanConv(node, in));
   Shape out = {p.n, p.m};
   out.insert(out.end(), p.out.begin(), p.out.end());
   return std::vector<KernelOutputInfo>{{DataType::kFloat32, out}};
 }
 
 absl::StatusOr<std::vector<Tensor>> ComputeConv(const Node& node, const std::vector<const Tensor*>& in) {
-  TPUSIM_ASSIGN_OR_RETURN(ConvPlan p, PlanConv(node, InfosOf(in)));
+  TPUSIM_ASSIGN_OR_RETURN(ConvGeometry p, PlanConv(node, InfosOf(in)));
   TPUSIM_ASSIGN_OR_RETURN(std::vector<KernelOutputInfo> info, InferConv(node, InfosOf(in)));
   Tensor y(DataType::kFloat32, info[0].shape);
   const float* x = in[0]->as<float>();
   const float* w = in[1]->as<float>();
   const float* bias = in.size() > 2 && in[2] != nullptr ? in[2]->as<float>() : nullptr;
-  const size_t k = p.in.size();
-  const std::vector<int64_t> in_strides = Strides(p.in), out_strides = Strides(p.out);
-  const std::vector<int64_t> k_strides = Strides(p.kernel);
-  int64_t in_size = 1, out_size = 1, k_size = 1;
-  for (size_t d = 0; d < k; ++d) {
-    in_size *= p.in[d];
-    out_size *= p.out[d];
-    k_size *= p.kernel[d];
-  }
+  const ConvIndex ix(p);
   const int64_t cg = p.c / p.group, mg = p.m / p.group;
   float* out = y.as<float>();
   for (int64_t n = 0; n < p.n; ++n) {
     for (int64_t m = 0; m < p.m; ++m) {
       const int64_t grp = m / mg;
-      for (int64_t o = 0; o < out_size; ++o) {
+      for (int64_t o = 0; o < ix.out_size; ++o) {
         double acc = bias != nullptr ? bias[m] : 0.0;
-        for (int64_t kk = 0; kk < k_size; ++kk) {
-          int64_t off = 0;
-          bool inside = true;
-          for (size_t d = 0; d < k && inside; ++d) {
-            const int64_t od = (o / out_strides[d]) % p.out[d];
-            const int64_t kd = (kk / k_strides[d]) % p.kernel[d];
-            const int64_t id = od * p.stride[d] + kd * p.dil[d] - p.pad_lo[d];
-            inside = id >= 0 && id < p.in[d];
-            off += id * in_strides[d];
-          }
-          if (!inside) continue;
+        for (int64_t kk = 0; kk < ix.k_size; ++kk) {
+          const int64_t off = ix.InputOffset(o, kk);
+          if (off < 0) continue;
           for (int64_t ci = 0; ci < cg; ++ci) {
-            const float xv = x[(n * p.c + grp * cg + ci) * in_size + off];
-            const float wv = w[(m * cg + ci) * k_size + kk];
+            const float xv = x[(n * p.c + grp * cg + ci) * ix.in_size + off];
+            const float wv = w[(m * cg + ci) * ix.k_size + kk];
             acc += static_cast<double>(xv) * static_cast<double>(wv);
           }
         }
-        out[(n * p.m + m) * out_size + o] = static_cast<float>(acc);
+        out[(n * p.m + m) * ix.out_size + o] = static_cast<float>(acc);
       }
     }
   }
@@ -142,23 +68,13 @@ absl::StatusOr<std::vector<Tensor>> ComputeConv(const Node& node, const std::vec
 }
 
 absl::Status CheckBatchNorm(const Node& node, const std::vector<KernelInputInfo>& in) {
-  TPUSIM_RETURN_IF_ERROR(CheckArity(node, in, 5, 5));
   TPUSIM_ASSIGN_OR_RETURN(int64_t training, node.GetInt("training_mode", 0));
   if (training != 0 || node.outputs.size() > 1) {
     return absl::UnimplementedError(absl::StrCat(Where(node), ": training mode is not supported"));
   }
   TPUSIM_ASSIGN_OR_RETURN(int64_t spatial, node.GetInt("spatial", 1));
   if (spatial != 1) return absl::UnimplementedError(absl::StrCat(Where(node), ": spatial=0 is not supported"));
-  const Shape& x = in[0].shape;
-  if (x.size() < 2) return KernelError(node, "X needs rank >= 2");
-  for (size_t i = 0; i < 5; ++i) {
-    if (in[i].dtype != DataType::kFloat32) return KernelError(node, "inputs must be float32");
-    if (i > 0 && compiler::NumElements(in[i].shape) != x[1]) {
-      return KernelError(node, absl::StrCat("input ", i, " ", compiler::ShapeToString(in[i].shape), " is not [",
-                                            x[1], "]"));
-    }
-  }
-  return absl::OkStatus();
+  return CheckBatchNormInputs(node, in);
 }
 
 absl::StatusOr<std::vector<KernelOutputInfo>> InferBatchNorm(const Node& node, const std::vector<KernelInputInfo>& in) {
@@ -324,6 +240,20 @@ void AppendConvKernels(std::vector<CpuKernel>& out) {
   out.push_back({"Conv", InferConv, ComputeConv});
   out.push_back({"BatchNormalization", InferBatchNorm, ComputeBatchNorm});
   out.push_back({"Pad", InferPad, ComputePad});
+}
+
+absl::Status CheckBatchNormInputs(const Node& node, const std::vector<KernelInputInfo>& in) {
+  TPUSIM_RETURN_IF_ERROR(CheckArity(node, in, 5, 5));
+  const Shape& x = in[0].shape;
+  if (x.size() < 2) return KernelError(node, "X needs rank >= 2");
+  for (size_t i = 0; i < 5; ++i) {
+    if (in[i].dtype != DataType::kFloat32) return KernelError(node, "inputs must be float32");
+    if (i > 0 && compiler::NumElements(in[i].shape) != x[1]) {
+      return KernelError(node, absl::StrCat("input ", i, " ", compiler::ShapeToString(in[i].shape), " is not [",
+                                            x[1], "]"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace tpusim::runtime::detail

@@ -54,4 +54,31 @@ absl::StatusOr<std::vector<KernelOutputInfo>> InferBatchNormTraining(const Node&
                                                                      const std::vector<KernelInputInfo>& in);
 absl::StatusOr<std::vector<Tensor>> ComputeBatchNormTraining(const Node& node, const std::vector<const Tensor*>& in);
 
+// BatchNormalization's input checks, both modes (cpu_kernels_conv.cc): five inputs, all float32, X of
+// rank >= 2, scale, B, mean and var with X's C values each.
+absl::Status CheckBatchNormInputs(const Node& node, const std::vector<KernelInputInfo>& in);
+
+// cpu_kernels_conv_geometry.cc: the geometry of an N-d convolution (Conv, ConvInteger, QLinearConv).
+// X is [n, c, in...], W [m, c/group, kernel...]; per spatial dim the stride, dilation, leading pad
+// (auto_pad resolved) and output extent.
+struct ConvGeometry {
+  int64_t n = 0, c = 0, m = 0, group = 1;
+  std::vector<int64_t> in, kernel, stride, dil, pad_lo, out;
+};
+// From X's and W's shapes and the node's group, kernel_shape, strides, dilations, pads and auto_pad;
+// InvalidArgument naming the node when they do not fit together.
+absl::StatusOr<ConvGeometry> PlanConvGeometry(const Node& node, const Shape& x, const Shape& w);
+
+// Row-major index tables of a ConvGeometry's spatial extents (one channel plane). Holds a reference
+// to the geometry, which must outlive it.
+struct ConvIndex {
+  explicit ConvIndex(const ConvGeometry& geometry);
+  // Offset within an input plane of output position o's kernel tap kk; -1 where the tap is padding.
+  int64_t InputOffset(int64_t o, int64_t kk) const;
+
+  const ConvGeometry& g;
+  std::vector<int64_t> in_strides, out_strides, k_strides;
+  int64_t in_size = 1, out_size = 1, k_size = 1;  // elements of one input plane, output plane, kernel
+};
+
 }  // namespace tpusim::runtime::detail

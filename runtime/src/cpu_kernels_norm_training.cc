@@ -16,20 +16,11 @@ namespace tpusim::runtime::detail {
 namespace {
 
 absl::Status CheckTraining(const Node& node, const std::vector<KernelInputInfo>& in) {
-  TPUSIM_RETURN_IF_ERROR(CheckArity(node, in, 5, 5));
   if (node.opset < 14) {
     return absl::UnimplementedError(absl::StrCat(Where(node), ": training mode before opset 14 is not supported"));
   }
   if (node.outputs.size() > 3) return KernelError(node, "training mode has at most 3 outputs from opset 14");
-  const Shape& x = in[0].shape;
-  if (x.size() < 2) return KernelError(node, "X needs rank >= 2");
-  for (size_t i = 0; i < 5; ++i) {
-    if (in[i].dtype != DataType::kFloat32) return KernelError(node, "inputs must be float32");
-    if (i > 0 && compiler::NumElements(in[i].shape) != x[1]) {
-      return KernelError(node, absl::StrCat("input ", i, " ", compiler::ShapeToString(in[i].shape), " is not [",
-                                            x[1], "]"));
-    }
-  }
+  TPUSIM_RETURN_IF_ERROR(CheckBatchNormInputs(node, in));  // cpu_kernels_conv.cc
   TPUSIM_RETURN_IF_ERROR(node.GetFloat("epsilon", 1e-5f).status());
   return node.GetFloat("momentum", 0.9f).status();
 }

@@ -26,9 +26,8 @@ int32_t Q(const Tensor& t, int64_t i) {
   return t.dtype() == DataType::kUint8 ? int32_t{t.as<uint8_t>()[i]} : int32_t{t.as<int8_t>()[i]};
 }
 
-struct QConvPlan {
-  int64_t n = 0, c = 0, m = 0, group = 1;
-  std::vector<int64_t> in, kernel, stride, dil, pad_lo, out;
+// The geometry, and the input index of each operand (-1: not an input of this op).
+struct QConvPlan : ConvGeometry {
   int x = 0, w = 1, xz = 2, wz = 3, xs = -1, ws = -1, ys = -1, yz = -1, bias = -1;
 };
 
@@ -38,22 +37,12 @@ absl::StatusOr<QConvPlan> PlanQConv(const Node& node, const std::vector<KernelIn
   QConvPlan p;
   if (node.op_type == "QLinearConv") {
     TPUSIM_RETURN_IF_ERROR(CheckArity(node, in, 8, 9));
-    p = QConvPlan{0, 0, 0, 1, {}, {}, {}, {}, {}, {}, 0, 3, 2, 5, 1, 4, 6, 7, 8};
+    p.x = 0, p.xs = 1, p.xz = 2, p.w = 3, p.ws = 4, p.wz = 5, p.ys = 6, p.yz = 7, p.bias = 8;
   } else {
     TPUSIM_RETURN_IF_ERROR(CheckArity(node, in, 2, 4));
   }
   if (!IsQuant(in[p.x].dtype) || !IsQuant(in[p.w].dtype)) return KernelError(node, "X and W must be int8 or uint8");
-  const Shape& x = in[p.x].shape;
-  const Shape& w = in[p.w].shape;
-  if (x.size() < 3 || w.size() != x.size()) return KernelError(node, "X and W need equal rank >= 3");
-  const size_t k = x.size() - 2;
-  p.n = x[0];
-  p.c = x[1];
-  p.m = w[0];
-  TPUSIM_ASSIGN_OR_RETURN(p.group, node.GetInt("group", 1));
-  if (p.group <= 0 || p.c % p.group != 0 || p.m % p.group != 0 || w[1] * p.group != p.c) {
-    return KernelError(node, absl::StrCat("group ", p.group, " does not fit X and W"));
-  }
+  TPUSIM_ASSIGN_OR_RETURN(static_cast<ConvGeometry&>(p), PlanConvGeometry(node, in[p.x].shape, in[p.w].shape));
   for (int zi : {p.xz, p.yz}) {
     if (Has(in, zi) && compiler::NumElements(in[zi].shape) != 1) return KernelError(node, "x/y zero points must be scalars");
   }
@@ -64,35 +53,6 @@ absl::StatusOr<QConvPlan> PlanQConv(const Node& node, const std::vector<KernelIn
   }
   if (Has(in, p.bias) && (in[p.bias].dtype != DataType::kInt32 || compiler::NumElements(in[p.bias].shape) != p.m)) {
     return KernelError(node, "B must be int32 with M values");
-  }
-  p.in.assign(x.begin() + 2, x.end());
-  p.kernel.assign(w.begin() + 2, w.end());
-  TPUSIM_ASSIGN_OR_RETURN(p.stride, node.GetInts("strides", std::vector<int64_t>(k, 1)));
-  TPUSIM_ASSIGN_OR_RETURN(p.dil, node.GetInts("dilations", std::vector<int64_t>(k, 1)));
-  TPUSIM_ASSIGN_OR_RETURN(std::vector<int64_t> pads, node.GetInts("pads", std::vector<int64_t>(2 * k, 0)));
-  if (p.stride.size() != k || p.dil.size() != k || pads.size() != 2 * k) return KernelError(node, "attribute lengths");
-  std::string auto_pad = "NOTSET";
-  if (auto it = node.attrs.find("auto_pad"); it != node.attrs.end()) {
-    if (const auto* s = std::get_if<std::string>(&it->second)) auto_pad = *s;
-  }
-  for (size_t d = 0; d < k; ++d) {
-    if (p.stride[d] < 1 || p.dil[d] < 1 || pads[d] < 0 || pads[d + k] < 0) return KernelError(node, "bad strides/pads");
-    const int64_t eff = (p.kernel[d] - 1) * p.dil[d] + 1;
-    int64_t lo = pads[d], hi = pads[d + k];
-    if (auto_pad == "VALID") {
-      lo = hi = 0;
-    } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      const int64_t o = (p.in[d] + p.stride[d] - 1) / p.stride[d];
-      const int64_t total = std::max<int64_t>(0, (o - 1) * p.stride[d] + eff - p.in[d]);
-      lo = auto_pad == "SAME_LOWER" ? (total + 1) / 2 : total / 2;
-      hi = total - lo;
-    } else if (auto_pad != "NOTSET") {
-      return KernelError(node, absl::StrCat("unknown auto_pad '", auto_pad, "'"));
-    }
-    const int64_t span = p.in[d] + lo + hi - eff;
-    if (span < 0) return KernelError(node, "the dilated kernel is larger than the padded input");
-    p.pad_lo.push_back(lo);
-    p.out.push_back(span / p.stride[d] + 1);
   }
   return p;
 }
@@ -112,14 +72,7 @@ absl::StatusOr<std::vector<Tensor>> ComputeQConv(const Node& node, const std::ve
   const Tensor& x = *in[p.x];
   const Tensor& w = *in[p.w];
   const int32_t xz = at(p.xz) != nullptr ? Q(*at(p.xz), 0) : 0;
-  const size_t k = p.in.size();
-  const std::vector<int64_t> in_strides = Strides(p.in), out_strides = Strides(p.out), k_strides = Strides(p.kernel);
-  int64_t in_size = 1, out_size = 1, k_size = 1;
-  for (size_t d = 0; d < k; ++d) {
-    in_size *= p.in[d];
-    out_size *= p.out[d];
-    k_size *= p.kernel[d];
-  }
+  const ConvIndex ix(p);
   const int64_t cg = p.c / p.group, mg = p.m / p.group;
   Tensor y(info[0].dtype, info[0].shape);
   for (int64_t n = 0; n < p.n; ++n) {
@@ -127,26 +80,18 @@ absl::StatusOr<std::vector<Tensor>> ComputeQConv(const Node& node, const std::ve
       const int64_t grp = m / mg;
       const Tensor* wz_t = at(p.wz);
       const int32_t wz = wz_t != nullptr ? Q(*wz_t, wz_t->num_elements() == 1 ? 0 : m) : 0;
-      for (int64_t o = 0; o < out_size; ++o) {
+      for (int64_t o = 0; o < ix.out_size; ++o) {
         uint32_t acc = at(p.bias) != nullptr ? static_cast<uint32_t>(at(p.bias)->as<int32_t>()[m]) : 0u;
-        for (int64_t kk = 0; kk < k_size; ++kk) {
-          int64_t off = 0;
-          bool inside = true;
-          for (size_t d = 0; d < k && inside; ++d) {
-            const int64_t od = (o / out_strides[d]) % p.out[d];
-            const int64_t kd = (kk / k_strides[d]) % p.kernel[d];
-            const int64_t id = od * p.stride[d] + kd * p.dil[d] - p.pad_lo[d];
-            inside = id >= 0 && id < p.in[d];
-            off += id * in_strides[d];
-          }
-          if (!inside) continue;  // the padding value is x_zp: (x_zp - x_zp) * w = 0
+        for (int64_t kk = 0; kk < ix.k_size; ++kk) {
+          const int64_t off = ix.InputOffset(o, kk);
+          if (off < 0) continue;  // the padding value is x_zp: (x_zp - x_zp) * w = 0
           for (int64_t ci = 0; ci < cg; ++ci) {
-            const int32_t xv = Q(x, (n * p.c + grp * cg + ci) * in_size + off) - xz;
-            const int32_t wv = Q(w, (m * cg + ci) * k_size + kk) - wz;
+            const int32_t xv = Q(x, (n * p.c + grp * cg + ci) * ix.in_size + off) - xz;
+            const int32_t wv = Q(w, (m * cg + ci) * ix.k_size + kk) - wz;
             acc += static_cast<uint32_t>(xv * wv);
           }
         }
-        const int64_t idx = (n * p.m + m) * out_size + o;
+        const int64_t idx = (n * p.m + m) * ix.out_size + o;
         if (p.yz < 0) {
           y.as<int32_t>()[idx] = static_cast<int32_t>(acc);
           continue;

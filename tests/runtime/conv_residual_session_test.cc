@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cpu_kernel_test_util.h"
 #include "onnx_test_data.h"
 #include "tpusim/isa/arch_config.h"
 #include "tpusim/runtime/session.h"
@@ -104,11 +105,7 @@ void ExpectTpuMatchesCpu(const compiler::Graph& graph, const Shape& x_shape, con
   auto want = (*cpu_session)->Run(feeds);
   ASSERT_TRUE(want.ok()) << what << ": " << want.status();
   for (const std::string engine : {"functional", "cycle"}) {
-    SessionOptions tpu;
-    tpu.engine = engine;
-    tpu.arch = *isa::LoadPreset("tiny");
-    tpu.precision = compiler::Precision::kHighest;
-    tpu.allow_cpu_fallback = false;
+    const SessionOptions tpu = testing::TinyOptions("tpu", engine);
     auto session = Session::Create(graph, tpu);
     ASSERT_TRUE(session.ok()) << what << ": " << session.status();
     for (const Placement& p : (*session)->placements()) EXPECT_EQ(p.device, kTpuDeviceName) << what << " " << p.node;

@@ -122,11 +122,7 @@ TEST(ConvSession, TpuMatchesCpuWithEveryOpOnTheTpu) {
   auto want = (*cpu_session)->Run(feeds);
   ASSERT_TRUE(want.ok()) << want.status();
   for (const std::string engine : {"functional", "cycle"}) {
-    SessionOptions tpu;
-    tpu.engine = engine;
-    tpu.arch = *isa::LoadPreset("tiny");
-    tpu.precision = compiler::Precision::kHighest;
-    tpu.allow_cpu_fallback = false;
+    const SessionOptions tpu = testing::TinyOptions("tpu", engine);
     auto session = Session::Create(ConvBlock(), tpu);
     ASSERT_TRUE(session.ok()) << session.status();
     for (const Placement& p : (*session)->placements()) EXPECT_EQ(p.device, kTpuDeviceName) << p.node;

@@ -55,11 +55,7 @@ struct ConvCase {
 
 Graph BuildConvGraph(const ConvCase& c, std::map<std::string, Tensor>& feeds) {
   Graph g;
-  auto input = [&](const std::string& name, const Tensor& t) {
-    g.AddValue(name, t.dtype(), t.shape());
-    g.inputs.push_back(name);
-    feeds[name] = t;
-  };
+  auto input = [&](const std::string& name, const Tensor& t) { AddFedInput(g, feeds, name, t); };
   input("x", c.x);
   if (c.w_constant) g.AddValue("w", c.w.dtype()).constant = c.w;
   else input("w", c.w);
@@ -106,21 +102,7 @@ void CheckConvCase(const ConvCase& c, const std::string& what) {
       want[i] = RefRequantize(acc, c.sx, c.sw, c.sy, c.zy, c.y_type);
     }
   }
-  auto cpu = Session::Create(g, Cpu());
-  ASSERT_TRUE(cpu.ok()) << what << ": " << cpu.status();
-  auto cpu_out = (*cpu)->Run(feeds);
-  ASSERT_TRUE(cpu_out.ok()) << what << ": " << cpu_out.status();
-  EXPECT_EQ(Values(cpu_out->at("y")), want) << what << " (cpu kernel)";
-  for (const std::string engine : {"functional", "cycle"}) {
-    auto tpu = Session::Create(g, Tpu(engine));
-    ASSERT_TRUE(tpu.ok()) << what << " " << engine << ": " << tpu.status();
-    RunReport report;
-    auto out = (*tpu)->Run(feeds, &report);
-    ASSERT_TRUE(out.ok()) << what << " " << engine << ": " << out.status();
-    EXPECT_EQ(report.tpu_launches, 1) << what;
-    EXPECT_EQ(out->at("y").shape(), cpu_out->at("y").shape()) << what;
-    EXPECT_EQ(Values(out->at("y")), want) << what << " on " << engine;
-  }
+  ExpectCpuAndTpuGive(g, feeds, want, c.qlinear ? c.y_type : DataType::kInt32, what);
 }
 
 TEST(Int8ConvTpu, ConvIntegerPaddedStridedDilatedManyChannels) {

@@ -1,14 +1,19 @@
-// Shared helpers of the int8-mode TPU tests (int8_tpu_test.cc, int8_conv_tpu_test.cc): deterministic
-// quantized data, scalar tensors, session options and ONNX's requantization written out independently.
+// Shared helpers of the int8-mode TPU tests (int8_tpu_test.cc, int8_conv_tpu_test.cc,
+// quantize_tpu_test.cc): deterministic quantized data, scalar tensors, session options, ONNX's
+// requantization written out independently, the PTQ MLP and the CPU-versus-TPU check of one output.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "tpusim/isa/arch_config.h"
+#include "tpusim/runtime/quantize.h"
 #include "tpusim/runtime/session.h"
 
 namespace tpusim::runtime::int8_test {
@@ -107,12 +112,83 @@ inline Node MakeNode(const std::string& op, std::vector<std::string> in, const s
   return n;
 }
 
-// One MatMulInteger / QLinearMatMul node; a, b (and zero points, scales) fed, or b constant.
+// The elements of an int8, uint8 or int32 tensor as int32.
 inline std::vector<int32_t> Values(const Tensor& t) {
   std::vector<int32_t> out(t.num_elements());
   for (int64_t i = 0; i < t.num_elements(); ++i) out[i] = t.dtype() == DataType::kInt32 ? t.as<int32_t>()[i] : At(t, i);
   return out;
 }
 
-// Runs the case on the CPU and on both TPU engines (no fallback): all equal the reference.
+// Declares `name` a graph input of t's type and shape, and feeds it t.
+inline void AddFedInput(Graph& g, std::map<std::string, Tensor>& feeds, const std::string& name, const Tensor& t) {
+  g.AddValue(name, t.dtype(), t.shape());
+  g.inputs.push_back(name);
+  feeds[name] = t;
+}
+
+// Runs g on the CPU kernels and on the functional and cycle engines of tiny (no CPU fallback), once per
+// schedule in `schedules`: output "y" is of type y_type and equals `want` everywhere, and each TPU run
+// is one launch with no CPU kernel.
+inline void ExpectCpuAndTpuGive(const Graph& g, const std::map<std::string, Tensor>& feeds,
+                                const std::vector<int32_t>& want, DataType y_type, const std::string& what,
+                                const std::vector<compiler::Schedule>& schedules = {compiler::Schedule::kTokens}) {
+  auto cpu = Session::Create(g, Cpu());
+  ASSERT_TRUE(cpu.ok()) << what << ": " << cpu.status();
+  auto cpu_out = (*cpu)->Run(feeds);
+  ASSERT_TRUE(cpu_out.ok()) << what << ": " << cpu_out.status();
+  EXPECT_EQ(cpu_out->at("y").dtype(), y_type) << what << " (cpu kernel)";
+  EXPECT_EQ(Values(cpu_out->at("y")), want) << what << " (cpu kernel)";
+  for (const std::string engine : {"functional", "cycle"}) {
+    for (compiler::Schedule schedule : schedules) {
+      SessionOptions o = Tpu(engine);
+      o.schedule = schedule;
+      auto tpu = Session::Create(g, o);
+      ASSERT_TRUE(tpu.ok()) << what << " " << engine << ": " << tpu.status();
+      RunReport report;
+      auto out = (*tpu)->Run(feeds, &report);
+      ASSERT_TRUE(out.ok()) << what << " " << engine << ": " << out.status();
+      EXPECT_EQ(report.tpu_launches, 1) << what;
+      EXPECT_EQ(report.cpu_kernels, 0) << what;
+      EXPECT_EQ(out->at("y").dtype(), y_type) << what;
+      EXPECT_EQ(out->at("y").shape(), cpu_out->at("y").shape()) << what;
+      EXPECT_EQ(Values(out->at("y")), want) << what << " on " << engine;
+    }
+  }
+}
+
+// A float32 tensor of `shape`, uniform in [-scale/2, scale/2) from rng.
+inline Tensor RandomFloats(Shape shape, float scale, Lcg& rng) {
+  Tensor t(DataType::kFloat32, std::move(shape));
+  for (int64_t i = 0; i < t.num_elements(); ++i) {
+    t.as<float>()[i] = scale * (static_cast<float>(rng.Next() >> 8) / 16777216.0f - 0.5f);
+  }
+  return t;
+}
+
+// The PTQ MLP: x [4,16] -> Gemm fc1 (w1 [16,32], b1) -> Relu -> MatMul fc2 (w2 [32,10]) -> y, its
+// weights and 8 calibration samples of x drawn from rng, quantized by runtime/quantize.h.
+inline absl::StatusOr<Graph> QuantizedMlp(Lcg& rng) {
+  Graph fp32;
+  fp32.AddValue("x", DataType::kFloat32, Shape{4, 16});
+  fp32.inputs = {"x"};
+  fp32.AddValue("w1", DataType::kFloat32).constant = RandomFloats({16, 32}, 1.0f, rng);
+  fp32.AddValue("b1", DataType::kFloat32).constant = RandomFloats({32}, 0.2f, rng);
+  fp32.AddValue("w2", DataType::kFloat32).constant = RandomFloats({32, 10}, 1.0f, rng);
+  for (const char* v : {"h", "r", "y"}) fp32.AddValue(v, DataType::kFloat32);
+  fp32.nodes = {MakeNode("Gemm", {"x", "w1", "b1"}, "h"), MakeNode("Relu", {"h"}, "r"),
+                MakeNode("MatMul", {"r", "w2"}, "y")};
+  fp32.nodes[0].name = "fc1";
+  fp32.nodes[2].name = "fc2";
+  fp32.outputs = {"y"};
+  std::vector<std::map<std::string, Tensor>> samples;
+  for (int i = 0; i < 8; ++i) samples.push_back({{"x", RandomFloats({4, 16}, 2.0f, rng)}});
+  return QuantizeGraph(fp32, samples);
+}
+
+// want and got hold the same bytes (same size first).
+inline void ExpectSameBits(const Tensor& want, const Tensor& got, const std::string& what) {
+  ASSERT_EQ(want.byte_size(), got.byte_size()) << what;
+  EXPECT_EQ(std::memcmp(want.data(), got.data(), want.byte_size()), 0) << what;
+}
+
 }  // namespace tpusim::runtime::int8_test

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <set>
 
+#include "absl/strings/str_cat.h"
 #include "int8_test_util.h"
 #include "tpusim/isa/arch_config.h"
 #include "tpusim/runtime/quantize.h"
@@ -34,11 +35,7 @@ struct Case {
 
 Graph BuildGraph(const Case& c, std::map<std::string, Tensor>& feeds) {
   Graph g;
-  auto input = [&](const std::string& name, const Tensor& t) {
-    g.AddValue(name, t.dtype(), t.shape());
-    g.inputs.push_back(name);
-    feeds[name] = t;
-  };
+  auto input = [&](const std::string& name, const Tensor& t) { AddFedInput(g, feeds, name, t); };
   input("a", c.a);
   if (c.b_constant) {
     g.AddValue("b", c.b.dtype()).constant = c.b;
@@ -79,31 +76,12 @@ std::vector<int32_t> Expected(const Case& c) {
   return acc;
 }
 
+// The case on the CPU and on both TPU engines with both schedules (no fallback): all equal Expected(c).
 void CheckCase(const Case& c, const std::string& what) {
   std::map<std::string, Tensor> feeds;
   const Graph g = BuildGraph(c, feeds);
-  const std::vector<int32_t> want = Expected(c);
-  auto cpu = Session::Create(g, Cpu());
-  ASSERT_TRUE(cpu.ok()) << what << ": " << cpu.status();
-  auto cpu_out = (*cpu)->Run(feeds);
-  ASSERT_TRUE(cpu_out.ok()) << what << ": " << cpu_out.status();
-  EXPECT_EQ(Values(cpu_out->at("y")), want) << what << " (cpu kernel)";
-  for (const std::string engine : {"functional", "cycle"}) {
-    for (compiler::Schedule schedule : {compiler::Schedule::kTokens, compiler::Schedule::kSerial}) {
-      SessionOptions o = Tpu(engine);
-      o.schedule = schedule;
-      auto tpu = Session::Create(g, o);
-      ASSERT_TRUE(tpu.ok()) << what << " " << engine << ": " << tpu.status();
-      RunReport report;
-      auto out = (*tpu)->Run(feeds, &report);
-      ASSERT_TRUE(out.ok()) << what << " " << engine << ": " << out.status();
-      EXPECT_EQ(report.tpu_launches, 1) << what;
-      EXPECT_EQ(report.cpu_kernels, 0) << what;
-      EXPECT_EQ(out->at("y").dtype(), c.qlinear ? c.y_type : DataType::kInt32) << what;
-      EXPECT_EQ(out->at("y").shape(), cpu_out->at("y").shape()) << what;
-      EXPECT_EQ(Values(out->at("y")), want) << what << " on " << engine;
-    }
-  }
+  ExpectCpuAndTpuGive(g, feeds, Expected(c), c.qlinear ? c.y_type : DataType::kInt32, what,
+                      {compiler::Schedule::kTokens, compiler::Schedule::kSerial});
 }
 
 TEST(Int8Tpu, MatMulIntegerUint8RuntimeOperandsManyTiles) {
@@ -280,29 +258,8 @@ TEST(Int8Tpu, ArchWithoutInt8ModeFallsBackToTheCpu) {
 // now run on the TPU; outputs equal the CPU session's bit for bit (the int32 accumulators are exact,
 // the float ops around them are the same IEEE operations).
 TEST(Int8Tpu, QuantizedMlpRunsItsMatMulIntegersOnTheTpu) {
-  Graph fp32;
-  fp32.AddValue("x", DataType::kFloat32, Shape{4, 16});
-  fp32.inputs = {"x"};
   Lcg rng{2024};
-  auto random_f = [&](Shape shape, float scale) {
-    Tensor t(DataType::kFloat32, std::move(shape));
-    for (int64_t i = 0; i < t.num_elements(); ++i) {
-      t.as<float>()[i] = scale * (static_cast<float>(rng.Next() >> 8) / 16777216.0f - 0.5f);
-    }
-    return t;
-  };
-  fp32.AddValue("w1", DataType::kFloat32).constant = random_f({16, 32}, 1.0f);
-  fp32.AddValue("b1", DataType::kFloat32).constant = random_f({32}, 0.2f);
-  fp32.AddValue("w2", DataType::kFloat32).constant = random_f({32, 10}, 1.0f);
-  for (const char* v : {"h", "r", "y"}) fp32.AddValue(v, DataType::kFloat32);
-  fp32.nodes = {MakeNode("Gemm", {"x", "w1", "b1"}, "h"), MakeNode("Relu", {"h"}, "r"),
-                MakeNode("MatMul", {"r", "w2"}, "y")};
-  fp32.nodes[0].name = "fc1";
-  fp32.nodes[2].name = "fc2";
-  fp32.outputs = {"y"};
-  std::vector<std::map<std::string, Tensor>> samples;
-  for (int i = 0; i < 8; ++i) samples.push_back({{"x", random_f({4, 16}, 2.0f)}});
-  absl::StatusOr<Graph> q = QuantizeGraph(fp32, samples);
+  absl::StatusOr<Graph> q = QuantizedMlp(rng);
   ASSERT_TRUE(q.ok()) << q.status();
   auto cpu = Session::Create(*q, Cpu());
   auto tpu = Session::Create(*q, Tpu("functional", "tiny", /*fallback=*/true));
@@ -316,7 +273,7 @@ TEST(Int8Tpu, QuantizedMlpRunsItsMatMulIntegersOnTheTpu) {
   }
   EXPECT_EQ(on_tpu, 2);
   for (int trial = 0; trial < 3; ++trial) {
-    std::map<std::string, Tensor> feed = {{"x", random_f({4, 16}, 2.0f)}};
+    std::map<std::string, Tensor> feed = {{"x", RandomFloats({4, 16}, 2.0f, rng)}};
     auto want = (*cpu)->Run(feed);
     RunReport report;
     auto got = (*tpu)->Run(feed, &report);
@@ -325,10 +282,7 @@ TEST(Int8Tpu, QuantizedMlpRunsItsMatMulIntegersOnTheTpu) {
     int int8_launches = 0;  // the MatMulIntegers' segments are int8-mode programs, the rest float mode
     for (const LaunchRecord& l : report.launches) int8_launches += l.label.find("[int8]") != std::string::npos;
     EXPECT_EQ(int8_launches, 2);
-    const Tensor& w = want->at("y");
-    const Tensor& y = got->at("y");
-    ASSERT_EQ(w.byte_size(), y.byte_size());
-    EXPECT_EQ(std::memcmp(w.data(), y.data(), w.byte_size()), 0) << "trial " << trial;
+    ExpectSameBits(want->at("y"), got->at("y"), absl::StrCat("trial ", trial));
   }
 }
 

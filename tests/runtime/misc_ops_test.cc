@@ -21,31 +21,16 @@ using compiler::DataType;
 using compiler::Shape;
 using compiler::Tensor;
 using ::testing::ElementsAre;
-
-SessionOptions Options(const std::string& device) {
-  SessionOptions options;
-  options.device = device;
-  options.arch = *isa::LoadPreset("tiny");
-  options.precision = compiler::Precision::kHighest;
-  options.allow_cpu_fallback = false;
-  return options;
-}
-
-Tensor Random(Shape shape, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
-  std::vector<float> v(static_cast<size_t>(compiler::NumElements(shape)));
-  for (float& x : v) x = dist(rng);
-  return Tensor::FromFloats(std::move(shape), std::move(v));
-}
+using testing::Op;
+using testing::Random;
 
 // Runs `g` on the TPU (every node placed there) and on the CPU; every output within rtol / atol.
 void ExpectTpuMatchesCpu(const compiler::Graph& g, const std::map<std::string, Tensor>& feeds, float rtol = 1e-6f,
                          float atol = 1e-6f) {
-  auto tpu = Session::Create(g, Options("tpu"));
+  auto tpu = Session::Create(g, testing::TinyOptions("tpu"));
   ASSERT_TRUE(tpu.ok()) << tpu.status();
   for (const Placement& p : (*tpu)->placements()) EXPECT_EQ(p.device, kTpuDeviceName) << p.node;
-  auto cpu = Session::Create(g, Options("cpu"));
+  auto cpu = Session::Create(g, testing::TinyOptions("cpu"));
   ASSERT_TRUE(cpu.ok()) << cpu.status();
   auto got = (*tpu)->Run(feeds);
   ASSERT_TRUE(got.ok()) << got.status();
@@ -59,18 +44,6 @@ void ExpectTpuMatchesCpu(const compiler::Graph& g, const std::map<std::string, T
       EXPECT_NEAR(a, b, atol + rtol * std::fabs(b)) << name << "[" << i << "]";
     }
   }
-}
-
-compiler::Node Op(std::string op, std::vector<std::string> in, std::vector<std::string> out,
-                  std::map<std::string, compiler::Attribute> attrs = {}, int opset = 13) {
-  compiler::Node n;
-  n.name = out[0] + "_node";
-  n.op_type = std::move(op);
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  n.attrs = std::move(attrs);
-  n.opset = opset;
-  return n;
 }
 
 TEST(MiscCpuKernels, SplitGatherPReluByHand) {
@@ -167,7 +140,7 @@ TEST(ShapeFolding, PyTorchReshapeChainRunsOnTheTpuWithoutFallback) {
   g.nodes.push_back(Op("Reshape", {"x", "shape"}, {"r"}));
   g.nodes.push_back(Op("Relu", {"r"}, {"y"}));
   g.outputs = {"y"};
-  auto session = Session::Create(g, Options("tpu"));
+  auto session = Session::Create(g, testing::TinyOptions("tpu"));
   ASSERT_TRUE(session.ok()) << session.status();
   ASSERT_EQ((*session)->placements().size(), 2u);  // Shape, Gather, Unsqueeze, Concat folded
   for (const Placement& p : (*session)->placements()) EXPECT_EQ(p.device, kTpuDeviceName) << p.node;
@@ -185,7 +158,7 @@ TEST_P(PoolMiscConformance, MatchesShippedOutputs) {
   const std::string dir = tpusim::testing::OnnxNodeTestDir(name);
   auto graph = compiler::ImportOnnxFile(dir + "/model.onnx");
   ASSERT_TRUE(graph.ok()) << graph.status();
-  SessionOptions options = Options("tpu");
+  SessionOptions options = testing::TinyOptions("tpu");
   options.engine = engine;
   auto session = Session::Create(*std::move(graph), options);
   ASSERT_TRUE(session.ok()) << session.status();

@@ -24,41 +24,13 @@ using compiler::Shape;
 using compiler::Tensor;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
-
-SessionOptions Options(const std::string& device, const std::string& engine) {
-  SessionOptions options;
-  options.device = device;
-  options.engine = engine;
-  options.arch = *isa::LoadPreset("tiny");
-  options.precision = compiler::Precision::kHighest;
-  options.allow_cpu_fallback = false;
-  return options;
-}
-
-Tensor Random(Shape shape, uint32_t seed, float lo = -2.0f, float hi = 2.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(static_cast<size_t>(compiler::NumElements(shape)));
-  for (float& x : v) x = dist(rng);
-  return Tensor::FromFloats(std::move(shape), std::move(v));
-}
-
-compiler::Node Op(std::string op, std::vector<std::string> in, std::vector<std::string> out,
-                  std::map<std::string, compiler::Attribute> attrs = {}, int opset = 13) {
-  compiler::Node n;
-  n.name = out[0] + "_node";
-  n.op_type = std::move(op);
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  n.attrs = std::move(attrs);
-  n.opset = opset;
-  return n;
-}
+using testing::Op;
+using testing::Random;
 
 // Runs g with every node on the TPU (checked) on `engine`; the outputs by name.
 std::map<std::string, Tensor> RunOnTpu(const compiler::Graph& g, const std::map<std::string, Tensor>& feeds,
                                        const std::string& engine) {
-  auto tpu = Session::Create(g, Options("tpu", engine));
+  auto tpu = Session::Create(g, testing::TinyOptions("tpu", engine));
   EXPECT_TRUE(tpu.ok()) << tpu.status();
   if (!tpu.ok()) return {};
   for (const Placement& p : (*tpu)->placements()) EXPECT_EQ(p.device, kTpuDeviceName) << p.node;
@@ -68,7 +40,7 @@ std::map<std::string, Tensor> RunOnTpu(const compiler::Graph& g, const std::map<
 }
 
 std::map<std::string, Tensor> RunOnCpu(const compiler::Graph& g, const std::map<std::string, Tensor>& feeds) {
-  auto cpu = Session::Create(g, Options("cpu", "functional"));
+  auto cpu = Session::Create(g, testing::TinyOptions("cpu", "functional"));
   EXPECT_TRUE(cpu.ok()) << cpu.status();
   if (!cpu.ok()) return {};
   auto got = (*cpu)->Run(feeds);
@@ -171,7 +143,7 @@ TEST_P(PadOnEngine, Int32IsMovedBitForBit) {
 
 TEST(PadOnTpu, ReflectPadAsLargeAsTheDimStaysOnTheCpu) {
   // reflect needs pad < dim (the CPU kernel refuses it too): the TPU does not claim it.
-  auto s = Session::Create(PadGraph({2, 3}, {0, 3, 0, 0}, "reflect"), Options("tpu", "functional"));
+  auto s = Session::Create(PadGraph({2, 3}, {0, 3, 0, 0}, "reflect"), testing::TinyOptions("tpu", "functional"));
   EXPECT_FALSE(s.ok());
 }
 
@@ -370,8 +342,8 @@ TEST(ConstantOfShapeCpuKernel, AnInt64ValueFallsBackToTheCpu) {
   g.inputs = {"shape"};
   g.nodes.push_back(Op("ConstantOfShape", {"shape"}, {"y"}, {{"value", Tensor::FromInt64s({1}, {7})}}, 9));
   g.outputs = {"y"};
-  EXPECT_FALSE(Session::Create(g, Options("tpu", "functional")).ok());  // no fallback: refused
-  SessionOptions options = Options("tpu", "functional");
+  EXPECT_FALSE(Session::Create(g, testing::TinyOptions("tpu", "functional")).ok());  // no fallback: refused
+  SessionOptions options = testing::TinyOptions("tpu", "functional");
   options.allow_cpu_fallback = true;
   auto s = Session::Create(g, options);
   ASSERT_TRUE(s.ok()) << s.status();

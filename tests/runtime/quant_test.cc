@@ -223,11 +223,6 @@ TEST(QuantOnnxNodeTests, PassThroughATpuSessionWithCpuFallback) {
 // A QuantizeLinear whose scale is computed at run time (here by an Abs) has no TPU lowering: without
 // fallback, creating the session fails naming the node and the reason.
 TEST(QuantOnnxNodeTests, TpuWithoutFallbackGivesAClearError) {
-  SessionOptions options;
-  options.device = "tpu";
-  options.engine = "functional";
-  options.arch = *isa::LoadPreset("tiny");
-  options.allow_cpu_fallback = false;
   compiler::Graph g;
   g.AddValue("x", DataType::kFloat32, compiler::Shape{4});
   g.AddValue("s_in", DataType::kFloat32, compiler::Shape{});
@@ -235,19 +230,10 @@ TEST(QuantOnnxNodeTests, TpuWithoutFallbackGivesAClearError) {
   g.AddValue("y", DataType::kInt8);
   g.AddValue("z", DataType::kInt8).constant = Make<int8_t>(DataType::kInt8, {}, {0});
   g.inputs = {"x", "s_in"};
-  compiler::Node abs;
-  abs.name = "abs";
-  abs.op_type = "Abs";
-  abs.inputs = {"s_in"};
-  abs.outputs = {"s"};
-  compiler::Node q;
-  q.name = "q";
-  q.op_type = "QuantizeLinear";
-  q.inputs = {"x", "s", "z"};
-  q.outputs = {"y"};
-  g.nodes = {abs, q};
+  g.nodes = {testing::Op("Abs", {"s_in"}, {"s"}), testing::Op("QuantizeLinear", {"x", "s", "z"}, {"y"})};
   g.outputs = {"y"};
-  absl::StatusOr<std::unique_ptr<Session>> session = Session::Create(g, options);
+  // tiny, functional, no CPU fallback (TinyOptions).
+  absl::StatusOr<std::unique_ptr<Session>> session = Session::Create(g, testing::TinyOptions("tpu", "functional"));
   ASSERT_FALSE(session.ok());
   const std::string failure(session.status().message());
   EXPECT_NE(failure.find("QuantizeLinear"), std::string::npos) << failure;

@@ -294,39 +294,15 @@ TEST(QuantizeTpu, QuantizeQLinearMatMulDequantizeRunsWithoutTheCpu) {
     ASSERT_TRUE(got.ok()) << engine << ": " << got.status();
     EXPECT_EQ(report.cpu_kernels, 0);
     EXPECT_EQ(report.tpu_launches, 3);
-    const Tensor& w = want->at("y");
-    const Tensor& y = got->at("y");
-    ASSERT_EQ(w.byte_size(), y.byte_size());
-    EXPECT_EQ(std::memcmp(w.data(), y.data(), w.byte_size()), 0) << engine;
+    ExpectSameBits(want->at("y"), got->at("y"), engine);
   }
 }
 
 // The PTQ MLP (QuantizeLinear -> MatMulInteger -> DequantizeLinear -> Add -> Relu -> ...): every node on
 // the TPU (no fallback), the CPU session's bits.
 TEST(QuantizeTpu, PtqMlpRunsEntirelyOnTheTpu) {
-  Graph fp32;
-  fp32.AddValue("x", DataType::kFloat32, Shape{4, 16});
-  fp32.inputs = {"x"};
   Lcg rng{2024};
-  auto random_f = [&](Shape shape, float scale) {
-    Tensor t(DataType::kFloat32, std::move(shape));
-    for (int64_t i = 0; i < t.num_elements(); ++i) {
-      t.as<float>()[i] = scale * (static_cast<float>(rng.Next() >> 8) / 16777216.0f - 0.5f);
-    }
-    return t;
-  };
-  fp32.AddValue("w1", DataType::kFloat32).constant = random_f({16, 32}, 1.0f);
-  fp32.AddValue("b1", DataType::kFloat32).constant = random_f({32}, 0.2f);
-  fp32.AddValue("w2", DataType::kFloat32).constant = random_f({32, 10}, 1.0f);
-  for (const char* v : {"h", "r", "y"}) fp32.AddValue(v, DataType::kFloat32);
-  fp32.nodes = {MakeNode("Gemm", {"x", "w1", "b1"}, "h"), MakeNode("Relu", {"h"}, "r"),
-                MakeNode("MatMul", {"r", "w2"}, "y")};
-  fp32.nodes[0].name = "fc1";
-  fp32.nodes[2].name = "fc2";
-  fp32.outputs = {"y"};
-  std::vector<std::map<std::string, Tensor>> samples;
-  for (int i = 0; i < 8; ++i) samples.push_back({{"x", random_f({4, 16}, 2.0f)}});
-  absl::StatusOr<Graph> q = QuantizeGraph(fp32, samples);
+  absl::StatusOr<Graph> q = QuantizedMlp(rng);
   ASSERT_TRUE(q.ok()) << q.status();
   auto cpu = Session::Create(*q, Cpu());
   ASSERT_TRUE(cpu.ok()) << cpu.status();
@@ -340,16 +316,13 @@ TEST(QuantizeTpu, PtqMlpRunsEntirelyOnTheTpu) {
     }
     EXPECT_EQ(quant_nodes, 4);
     for (int trial = 0; trial < 2; ++trial) {
-      std::map<std::string, Tensor> feed = {{"x", random_f({4, 16}, 2.0f)}};
+      std::map<std::string, Tensor> feed = {{"x", RandomFloats({4, 16}, 2.0f, rng)}};
       auto want = (*cpu)->Run(feed);
       RunReport report;
       auto got = (*tpu)->Run(feed, &report);
       ASSERT_TRUE(want.ok() && got.ok()) << got.status();
       EXPECT_EQ(report.cpu_kernels, 0);
-      const Tensor& w = want->at("y");
-      const Tensor& y = got->at("y");
-      ASSERT_EQ(w.byte_size(), y.byte_size());
-      EXPECT_EQ(std::memcmp(w.data(), y.data(), w.byte_size()), 0) << engine << " trial " << trial;
+      ExpectSameBits(want->at("y"), got->at("y"), absl::StrCat(engine, " trial ", trial));
     }
   }
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <memory>
 
+#include "cpu_kernel_test_util.h"
 #include "onnx_test_data.h"
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/compiler_backend/onnx_frontend.h"
@@ -31,28 +32,23 @@ const std::vector<std::string> kNodeTests = {
 
 // Runs a node test on `device` ("cpu", or "tpu" with no fallback at highest on `engine`); "" on success.
 std::string RunNodeTest(const std::string& name, const std::string& device, const std::string& engine) {
-  const std::string dir = testing::OnnxNodeTestDir(name);
+  const std::string dir = tpusim::testing::OnnxNodeTestDir(name);
   absl::StatusOr<Graph> graph = compiler::ImportOnnxFile(dir + "/model.onnx");
   if (!graph.ok()) return graph.status().ToString();
-  SessionOptions options;
-  options.device = device;
-  options.engine = engine;
-  options.arch = *isa::LoadPreset("tiny");
-  options.precision = compiler::Precision::kHighest;
-  options.allow_cpu_fallback = false;
-  absl::StatusOr<std::unique_ptr<Session>> session = Session::Create(*std::move(graph), options);
+  absl::StatusOr<std::unique_ptr<Session>> session =
+      Session::Create(*std::move(graph), testing::TinyOptions(device, engine));
   if (!session.ok()) return session.status().ToString();
   const Graph& g = (*session)->graph();
-  for (const std::string& set : testing::OnnxDataSets(dir)) {
-    const std::vector<std::string> inputs = testing::OnnxDataFiles(set, "input");
-    const std::vector<std::string> outputs = testing::OnnxDataFiles(set, "output");
+  for (const std::string& set : tpusim::testing::OnnxDataSets(dir)) {
+    const std::vector<std::string> inputs = tpusim::testing::OnnxDataFiles(set, "input");
+    const std::vector<std::string> outputs = tpusim::testing::OnnxDataFiles(set, "output");
     if (inputs.size() != g.inputs.size() || outputs.size() != g.outputs.size()) return "input/output count";
     std::map<std::string, Tensor> feeds;
     for (size_t k = 0; k < inputs.size(); ++k) feeds[g.inputs[k]] = *compiler::ReadTensorProtoFile(inputs[k]);
     absl::StatusOr<std::map<std::string, Tensor>> got = (*session)->Run(feeds);
     if (!got.ok()) return got.status().ToString();
     for (size_t k = 0; k < outputs.size(); ++k) {
-      const std::string mismatch = testing::AllCloseMismatch(got->at(g.outputs[k]), *compiler::ReadTensorProtoFile(outputs[k]));
+      const std::string mismatch = tpusim::testing::AllCloseMismatch(got->at(g.outputs[k]), *compiler::ReadTensorProtoFile(outputs[k]));
       if (!mismatch.empty()) return absl::StrCat(g.outputs[k], ": ", mismatch);
     }
   }
