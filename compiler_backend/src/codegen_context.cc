@@ -23,14 +23,51 @@ uint64_t UbAllocator::Take(uint64_t rows) {
 
 std::string NodeLabel(const Node& node) { return absl::StrCat("node '", node.name, "' (", node.op_type, ")"); }
 
-std::vector<uint16_t> SplitBf16Parts(float x, int num_parts) {
-  std::vector<uint16_t> parts;
-  float rest = x;
+namespace {
+namespace nb = isa::numerics::bits;  // the bit-pattern numerics: inline, so the split loops vectorise
+
+inline uint32_t BitsOf(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  return u;
+}
+
+}  // namespace
+
+void SplitBf16PartsInto(float x, int num_parts, uint16_t* out) {
+  uint32_t rest = BitsOf(x);
   for (int p = 0; p < num_parts; ++p) {
-    uint16_t bits = isa::numerics::F32ToBf16Bits(rest);
-    parts.push_back(bits);
-    rest = isa::numerics::AddF32(rest, -isa::numerics::Bf16BitsToF32(bits));
+    const uint16_t bits = nb::F32ToBf16(rest);
+    out[p] = bits;
+    rest = nb::AddF32(rest, nb::Bf16ToF32(bits) ^ 0x80000000u);  // rest - p_p
   }
+}
+
+void SplitBf16Tensor(const float* x, size_t n, int num_parts, char* const* out) {
+  // Blocks of kBlock elements, one simple loop per step, so that the compiler vectorises them.
+  constexpr size_t kBlock = 1024;
+  uint32_t rest[kBlock];
+  uint16_t bits[kBlock];
+  for (size_t begin = 0; begin < n; begin += kBlock) {
+    const size_t count = std::min(kBlock, n - begin);
+    std::memcpy(rest, x + begin, count * sizeof(float));
+    for (int p = 0; p < num_parts; ++p) {
+      for (size_t i = 0; i < count; ++i) bits[i] = nb::F32ToBf16(rest[i]);
+      if (p + 1 < num_parts) {
+        for (size_t i = 0; i < count; ++i) rest[i] = nb::AddF32(rest[i], nb::Bf16ToF32(bits[i]) ^ 0x80000000u);  // - p_p
+      }
+      char* o = out[p] + begin * kBf16Bytes;
+      for (size_t i = 0; i < count; ++i) {  // bf16 in DRAM: little-endian 16-bit patterns
+        o[2 * i] = static_cast<char>(bits[i] & 0xFF);
+        o[2 * i + 1] = static_cast<char>(bits[i] >> 8);
+      }
+    }
+  }
+}
+
+std::vector<uint16_t> SplitBf16Parts(float x, int num_parts) {
+  std::vector<uint16_t> parts(static_cast<size_t>(std::max(num_parts, 0)));
+  SplitBf16PartsInto(x, num_parts, parts.data());
   return parts;
 }
 
@@ -115,16 +152,12 @@ absl::StatusOr<uint64_t> CodegenContext::ConstantBf16Part(const std::string& nam
                                                  "; the TPU lowering handles float32 only"));
   }
   // All parts of this split are created together, so later requests are lookups.
-  const int64_t n = t.num_elements();
-  std::vector<std::string> data(num_parts, std::string(static_cast<size_t>(n) * kBf16Bytes, '\0'));
-  const float* x = t.as<float>();
-  for (int64_t i = 0; i < n; ++i) {
-    std::vector<uint16_t> parts = SplitBf16Parts(x[i], num_parts);
-    for (int p = 0; p < num_parts; ++p) {  // bf16 in DRAM: little-endian 16-bit patterns
-      data[p][static_cast<size_t>(i) * kBf16Bytes] = static_cast<char>(parts[p] & 0xFF);
-      data[p][static_cast<size_t>(i) * kBf16Bytes + 1] = static_cast<char>(parts[p] >> 8);
-    }
-  }
+  TPUSIM_CHECK(num_parts >= 1 && num_parts <= kMaxBf16Parts, "codegen: bf16 split into an unsupported part count");
+  const size_t n = static_cast<size_t>(t.num_elements());
+  std::vector<std::string> data(num_parts, std::string(n * kBf16Bytes, '\0'));
+  char* out[kMaxBf16Parts] = {};
+  for (int p = 0; p < num_parts; ++p) out[p] = data[p].data();
+  SplitBf16Tensor(t.as<float>(), n, num_parts, out);
   for (int p = 0; p < num_parts; ++p) {
     uint64_t offset = Allocate(data[p].size());
     isa::Segment seg;

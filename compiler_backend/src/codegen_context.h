@@ -171,6 +171,13 @@ class CodegenContext {
 // The `num_parts`-way bf16 split of an fp32 value (numerics.h): p0 = bf16(x), r1 = x - p0,
 // p1 = bf16(r1), r2 = r1 - p1, p2 = bf16(r2). Returns the bf16 bit patterns of p0..p{num_parts-1}.
 std::vector<uint16_t> SplitBf16Parts(float x, int num_parts);
+// The same split written to out[0..num_parts-1] without allocating (the form for whole tensors).
+void SplitBf16PartsInto(float x, int num_parts, uint16_t* out);
+// The split of x[0..n) written as bf16 tensors: out[p] (2 * n bytes) gets p_p of every element as
+// little-endian 16-bit patterns; the same bits as SplitBf16Parts per element.
+void SplitBf16Tensor(const float* x, size_t n, int num_parts, char* const* out);
+// The most parts any precision splits into (highest: 3); ConstantBf16Part checks num_parts against it.
+inline constexpr int kMaxBf16Parts = 3;
 
 // A value's shape: Value::shape, or for a constant without one its tensor's shape; nullptr if unknown.
 inline const Shape* KnownShape(const Value& v) {

@@ -136,7 +136,10 @@ bool FoldInto(Graph& g, Node& prod, const Node& bn, const ChannelAffine& f, int6
       return false;
     }
     const int64_t per = w->num_elements() / channels;
-    for (int64_t i = 0; i < w->num_elements(); ++i) nw[i] = wv[i] * f.a[i / per];
+    for (int64_t co = 0; co < channels; ++co) {
+      const float a = f.a[co];
+      for (int64_t i = co * per; i < (co + 1) * per; ++i) nw[i] = wv[i] * a;
+    }
     for (int64_t c = 0; c < channels; ++c) new_b[c] = (bias ? bias->as<float>()[c] : 0.0f) * f.a[c] + f.b[c];
   } else {  // Gemm or 2-D MatMul: Y = alpha * A B' + beta * C over columns n
     const bool gemm = prod.op_type == "Gemm";

@@ -98,7 +98,8 @@ absl::Status PlanPackedShiftedConv(const std::string& key, const detail::ConvGeo
       const uint64_t kk = box.kk0 + (b / pk.bw) * kl + b % pk.bw;
       for (uint64_t c = 0; c < C; ++c) {
         for (uint64_t co = 0; co < cout; ++co) {
-          const std::vector<uint16_t> bits = SplitBf16Parts(w[(co * C + c) * kk_count + kk], parts);
+          uint16_t bits[kMaxBf16Parts];
+          SplitBf16PartsInto(w[(co * C + c) * kk_count + kk], parts, bits);
           for (size_t p = 0; p < data.size(); ++p) {  // bf16 in DRAM: little-endian 16-bit patterns
             data[p].push_back(static_cast<char>(bits[p] & 0xFF));
             data[p].push_back(static_cast<char>(bits[p] >> 8));

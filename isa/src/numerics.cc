@@ -99,25 +99,13 @@ float FlushSubnormal(float x) {
   return std::fpclassify(x) == FP_SUBNORMAL ? std::copysign(0.0f, x) : x;
 }
 
-uint16_t F32ToBf16Bits(float x) {
-  uint32_t u = Bits(FlushSubnormal(x));
-  if (std::isnan(x)) return static_cast<uint16_t>((u >> 16) | 0x0040);  // quiet, keeps the sign
-  // Round to nearest even on the 16 dropped bits; a carry out of the mantissa bumps the exponent,
-  // and the largest finite values carry into the Inf pattern.
-  uint32_t lsb = (u >> 16) & 1;
-  uint16_t r = static_cast<uint16_t>((u + 0x7fffu + lsb) >> 16);
-  if ((r & 0x7f80) == 0 && (r & 0x007f) != 0) r &= 0x8000;  // subnormal result: flush
-  return r;
-}
+uint16_t F32ToBf16Bits(float x) { return bits::F32ToBf16(Bits(x)); }
 
-float Bf16BitsToF32(uint16_t bits) {
-  if ((bits & 0x7f80) == 0) bits &= 0x8000;  // subnormal (or zero): signed zero
-  return FromBits(uint32_t{bits} << 16);
-}
+float Bf16BitsToF32(uint16_t b) { return FromBits(bits::Bf16ToF32(b)); }
 
 float RoundToBf16(float x) { return Bf16BitsToF32(F32ToBf16Bits(x)); }
 
-float AddF32(float a, float b) { return FlushSubnormal(Add(FlushSubnormal(a), FlushSubnormal(b))); }
+float AddF32(float a, float b) { return FromBits(bits::AddF32(Bits(a), Bits(b))); }
 float MulF32(float a, float b) { return FlushSubnormal(Mul(FlushSubnormal(a), FlushSubnormal(b))); }
 float MacBf16(float psum, float a, float b) { return AddF32(psum, MulF32(a, b)); }
 
@@ -128,22 +116,16 @@ float ColumnDotBf16(const float* x, const float* w, int n, int w_stride) {
 }
 
 namespace {
-// Flush-to-zero on the bit pattern (exponent field zero -> signed zero), branch-free so loops over it
-// vectorise; equal to FlushSubnormal for every input.
-inline uint32_t FtzU(uint32_t u) { return (u & 0x7f800000u) != 0 ? u : (u & 0x80000000u); }
-}  // namespace
-
-namespace {
 // The plain loop: FTZ on bit patterns, the host's IEEE add and multiply. It equals the NaN rule when
 // neither x nor w holds a NaN: then a product is never NaN except an invalid 0 * Inf (the default NaN,
 // which x86 also produces), so no operation ever sees two different NaN operands, and with one NaN
 // operand every IEEE implementation returns that NaN quieted whatever the operand order.
 void TileDotNoNanInputs(const float* x, const float* w, int rows, int cols, float* out) {
   for (int k = 0; k < rows; ++k) {
-    const float xk = FromBits(FtzU(Bits(x[k])));
+    const float xk = FromBits(bits::Ftz(Bits(x[k])));
     const float* wk = w + static_cast<ptrdiff_t>(k) * cols;
     for (int c = 0; c < cols; ++c) {
-      out[c] = FromBits(FtzU(Bits(out[c] + FromBits(FtzU(Bits(xk * FromBits(FtzU(Bits(wk[c])))))))));
+      out[c] = FromBits(bits::Ftz(Bits(out[c] + FromBits(bits::Ftz(Bits(xk * FromBits(bits::Ftz(Bits(wk[c])))))))));
     }
   }
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "tpusim/isa/instruction.h"
 
@@ -20,6 +21,41 @@ uint16_t F32ToBf16Bits(float x);
 float Bf16BitsToF32(uint16_t bits);
 // F32 -> nearest bf16 value, as fp32 (Bf16BitsToF32(F32ToBf16Bits(x))).
 float RoundToBf16(float x);
+
+// ---- the same on bit patterns ---------------------------------------------------------------------
+// The definitions of FlushSubnormal, F32ToBf16Bits, Bf16BitsToF32 and AddF32 (numerics.cc calls these),
+// on fp32 bit patterns, inline and free of branches so that loops over large tensors vectorise (the
+// compiler's bf16 constant splits). Contracts as above.
+namespace bits {
+inline uint32_t Ftz(uint32_t u) { return (u & 0x7f800000u) != 0 ? u : (u & 0x80000000u); }
+inline bool IsNan(uint32_t u) { return (u & 0x7fffffffu) > 0x7f800000u; }
+inline uint16_t F32ToBf16(uint32_t u) {
+  const uint32_t f = Ftz(u);
+  const uint32_t lsb = (f >> 16) & 1;
+  // Round to nearest even on the 16 dropped bits; a carry out of the mantissa bumps the exponent, and
+  // the largest finite values carry into the Inf pattern.
+  uint32_t r = ((f + 0x7fffu + lsb) >> 16) & 0xFFFFu;
+  r = ((r & 0x7f80u) == 0 && (r & 0x007fu) != 0) ? (r & 0x8000u) : r;  // subnormal result: flush
+  return static_cast<uint16_t>(IsNan(f) ? ((f >> 16) | 0x0040u) : r);  // NaN: quiet, keeps the sign
+}
+inline uint32_t Bf16ToF32(uint16_t b) {
+  return (b & 0x7f80u) == 0 ? uint32_t{static_cast<uint16_t>(b & 0x8000u)} << 16 : uint32_t{b} << 16;
+}
+// AddF32 on bit patterns: FTZ operands, the host's IEEE add, the NaN rule below (first NaN operand
+// quieted, else the default NaN 0xFFC00000), FTZ result.
+inline uint32_t AddF32(uint32_t a, uint32_t b) {
+  a = Ftz(a);
+  b = Ftz(b);
+  float fa, fb;
+  std::memcpy(&fa, &a, 4);
+  std::memcpy(&fb, &b, 4);
+  const float fr = fa + fb;
+  uint32_t r;
+  std::memcpy(&r, &fr, 4);
+  if (IsNan(r)) r = IsNan(a) ? (a | 0x00400000u) : IsNan(b) ? (b | 0x00400000u) : 0xFFC00000u;
+  return Ftz(r);
+}
+}  // namespace bits
 
 // ---- fp32 arithmetic of the array and the vector unit ---------------------------------------------
 // NaN rule of every fp32 arithmetic operation here (and in the RTL): a NaN operand makes the result the
