@@ -235,6 +235,7 @@ absl::StatusOr<std::vector<const Lowering*>> PlanNodes(const Graph& graph, const
     for (const std::string& out : node.outputs) folded = folded && (out.empty() || IsConstant(graph, out));
     const bool absorbed = fusion.absorbed_nodes.count(node.name) != 0;  // emitted by its fusion head
     const Lowering* lowering = folded || absorbed ? &kNothing : FindLowering(node.op_type);
+    if (!folded && !absorbed && detail::IsIntElementwiseNode(node, graph)) lowering = &IntElementwiseLowering();
     if (lowering == nullptr) {
       return absl::UnimplementedError(absl::StrCat(NodeLabel(node), " has no TPU lowering"));
     }
@@ -284,8 +285,14 @@ absl::StatusOr<isa::Program> Compile(const Graph& graph_in, const CompileOptions
     graph = &*inferred;
   }
   TPUSIM_RETURN_IF_ERROR(CheckShapes(*graph, options.arch));
-  std::optional<Graph> bn_folded;  // BatchNormalization folded into Conv/Gemm weights (lower_conv.h)
-  graph = detail::WithBatchNormsFolded(*graph, bn_folded);
+  // BatchNormalization folded into Conv/Gemm weights (lower_conv.h): in place when `inferred` is
+  // already this function's own copy, so the constants are copied at most once.
+  std::optional<Graph> bn_folded;
+  if (inferred.has_value()) {
+    detail::FoldBatchNorms(*inferred);
+  } else {
+    graph = detail::WithBatchNormsFolded(*graph, bn_folded);
+  }
   // Softmax needs 4 rows (max, sum, scratch, data); GEMMs check their own minimum (PlanGemmNode).
   const uint64_t min_ub_rows = 4;
   if (isa::UbRows(options.arch, isa::BF16_FP32) < min_ub_rows) {

@@ -102,6 +102,9 @@ absl::Status EmitAliasNode(const Node& node, CodegenContext& ctx);
 // plan binds the int8 output (one byte per element) and an int8 constant input's device bytes.
 absl::Status PlanQuantizeNode(const Node& node, CodegenContext& ctx);
 absl::Status EmitQuantizeNode(const Node& node, CodegenContext& ctx);
+// lower_int_elementwise.cc: uint8 Add/Sub/Mul/Div, int8/uint8 Clip and MaxPool in float mode (cvt_i2f /
+// cvt_f2i around exact fp32 arithmetic); chosen by PlanNodes for nodes IsIntElementwiseNode accepts.
+const Lowering& IntElementwiseLowering();
 
 }  // namespace tpusim::compiler::codegen
 
@@ -112,6 +115,11 @@ namespace tpusim::compiler::detail {
 absl::Status CheckQuantizeSupport(const Node& node, const Graph& graph, const std::set<std::string>& compile_time_inputs);
 // Their scale and zero point (inputs 1 and 2) are read at compile time.
 bool IsQuantizeCompileTimeOperand(const Node& node, size_t index);
+// lower_int_elementwise.cc: Add/Sub/Mul/Div/Clip/MaxPool whose input 0 is int8 or uint8, and their
+// CheckTpuSupport (uint8 Add/Sub/Mul/Div from opset 7; int8/uint8 Clip from opset 12, constant bounds;
+// int8/uint8 MaxPool over 2 spatial dims, lower_int_pool.cc).
+bool IsIntElementwiseNode(const Node& node, const Graph& graph);
+absl::Status CheckIntElementwiseSupport(const Node& node, const Graph& graph, const std::set<std::string>& compile_time_inputs);
 // Their shape function (InferShapes): x's shape; 2 or 3 inputs.
 absl::StatusOr<Shape> QuantizeLinearShape(const Node& node, const std::vector<Shape>& in, const Graph& graph);
 }  // namespace tpusim::compiler::detail

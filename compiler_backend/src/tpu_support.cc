@@ -109,6 +109,9 @@ absl::Status Check(const Node& node, const Graph& graph, const std::set<std::str
   if (node.op_type == "QuantizeLinear" || node.op_type == "DequantizeLinear") {
     return detail::CheckQuantizeSupport(node, graph, compile_time_inputs);  // float mode: lower_quantize.cc
   }
+  if (detail::IsIntElementwiseNode(node, graph)) {
+    return detail::CheckIntElementwiseSupport(node, graph, compile_time_inputs);  // lower_int_elementwise.cc
+  }
   if (TpuOpSet().count(node.op_type) == 0) return NotSupported(node, "is not supported on the TPU");
   if (detail::IsRecurrentOp(node.op_type)) return detail::CheckRecurrentSupport(node, graph, compile_time_inputs);
   for (size_t i = 0; i < node.inputs.size(); ++i) {

@@ -18,9 +18,9 @@ absl::StatusOr<std::vector<KernelOutputInfo>> InferBinary(const Node& node, cons
                                           std::string(compiler::DataTypeName(in[1].dtype))));
   }
   const DataType t = in[0].dtype;
-  if (t != DataType::kFloat32 && t != DataType::kInt32 && t != DataType::kInt64) {
+  if (t != DataType::kFloat32 && t != DataType::kInt32 && t != DataType::kInt64 && t != DataType::kUint8) {
     return KernelError(node, absl::StrCat("dtype ", std::string(compiler::DataTypeName(t)),
-                                          " is not supported (float32, int32, int64)"));
+                                          " is not supported (float32, int32, int64, uint8)"));
   }
   TPUSIM_ASSIGN_OR_RETURN(Shape out, BroadcastShapes(node, in[0].shape, in[1].shape));
   return std::vector<KernelOutputInfo>{{t, out}};
@@ -87,6 +87,8 @@ absl::StatusOr<std::vector<Tensor>> ComputeBinary(const Node& node, const std::v
     case DataType::kFloat32: TPUSIM_RETURN_IF_ERROR(ApplyBinary<float>(node, kOp, *in[0], *in[1], out)); break;
     case DataType::kInt32: TPUSIM_RETURN_IF_ERROR(ApplyBinary<int32_t>(node, kOp, *in[0], *in[1], out)); break;
     case DataType::kInt64: TPUSIM_RETURN_IF_ERROR(ApplyBinary<int64_t>(node, kOp, *in[0], *in[1], out)); break;
+    // uint8: numpy's wrap mod 256 (the int result converted back to uint8); Div truncates.
+    case DataType::kUint8: TPUSIM_RETURN_IF_ERROR(ApplyBinary<uint8_t>(node, kOp, *in[0], *in[1], out)); break;
     default: return KernelError(node, "unsupported dtype");
   }
   return std::vector<Tensor>{std::move(out)};
