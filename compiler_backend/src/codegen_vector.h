@@ -13,6 +13,19 @@
 
 namespace tpusim::compiler::codegen {
 
+// One output dimension of a broadcasting elementwise op after coalescing: its extent and the element
+// stride of the output and of each operand (0 where the operand is broadcast).
+struct BroadcastDim {
+  uint64_t size = 1;
+  uint64_t out_stride = 0;
+  std::vector<uint64_t> in_stride;
+};
+// The output dims of a node with numpy-broadcast operands `in` (outermost first), with per-operand
+// strides; size-1 dims dropped, neighbours merged where every view stays linear; at least one dim.
+// InvalidArgument naming the node when an operand does not broadcast to `out` (lower_elementwise.cc).
+absl::StatusOr<std::vector<BroadcastDim>> CoalesceBroadcast(const Node& node, const Shape& out,
+                                                            const std::vector<Shape>& in);
+
 // One more vector-unit step applied in place to a chunk after the block's op: Unary and Imm ops act
 // on the chunk (imm for Imm ops); a Binary op takes the chunk as both operands (mul: x*x).
 struct VectorStep {

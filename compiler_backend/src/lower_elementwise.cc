@@ -46,17 +46,10 @@ absl::StatusOr<float> ImmOf(const Node& node) {
   return 0.0f;
 }
 
-// One output dimension after coalescing: its extent and the element stride of the output and of each
-// operand (0 where the operand is broadcast).
-struct Dim {
-  uint64_t size = 1;
-  uint64_t out_stride = 0;
-  std::vector<uint64_t> in_stride;
-};
+}  // namespace
 
-// Output dims (outermost first) with per-operand strides; size-1 dims dropped, linear neighbours merged.
-absl::StatusOr<std::vector<Dim>> Coalesce(const Node& node, const Shape& out, const std::vector<Shape>& in) {
-  std::vector<Dim> dims(out.size());
+absl::StatusOr<std::vector<BroadcastDim>> CoalesceBroadcast(const Node& node, const Shape& out, const std::vector<Shape>& in) {
+  std::vector<BroadcastDim> dims(out.size());
   uint64_t out_run = 1;
   std::vector<uint64_t> in_run(in.size(), 1);
   for (size_t i = out.size(); i-- > 0;) {
@@ -80,11 +73,11 @@ absl::StatusOr<std::vector<Dim>> Coalesce(const Node& node, const Shape& out, co
                                                      " has a higher rank than the output ", ShapeToString(out)));
     }
   }
-  std::vector<Dim> merged;
-  for (const Dim& d : dims) {
+  std::vector<BroadcastDim> merged;
+  for (const BroadcastDim& d : dims) {
     if (d.size == 1) continue;
     if (!merged.empty()) {
-      Dim& outer = merged.back();
+      BroadcastDim& outer = merged.back();
       bool linear = outer.out_stride == d.out_stride * d.size;
       for (size_t k = 0; k < in.size(); ++k) linear = linear && outer.in_stride[k] == d.in_stride[k] * d.size;
       if (linear) {
@@ -96,11 +89,9 @@ absl::StatusOr<std::vector<Dim>> Coalesce(const Node& node, const Shape& out, co
     }
     merged.push_back(d);
   }
-  if (merged.empty()) merged.push_back(Dim{1, 1, std::vector<uint64_t>(in.size(), 0)});
+  if (merged.empty()) merged.push_back(BroadcastDim{1, 1, std::vector<uint64_t>(in.size(), 0)});
   return merged;
 }
-
-}  // namespace
 
 absl::Status EmitElementwiseNode(const Node& node, CodegenContext& ctx) {
   auto it = OpTable().find(node.op_type);
@@ -126,9 +117,9 @@ absl::Status EmitElementwiseNode(const Node& node, CodegenContext& ctx) {
   const Shape& out_shape = ctx.ShapeOf(node.outputs[0]);
   TPUSIM_ASSIGN_OR_RETURN(uint64_t out_addr, ctx.F32Region(node.outputs[0]));
   if (NumElements(out_shape) == 0) return absl::OkStatus();
-  TPUSIM_ASSIGN_OR_RETURN(std::vector<Dim> dims, Coalesce(node, out_shape, shapes));
+  TPUSIM_ASSIGN_OR_RETURN(std::vector<BroadcastDim> dims, CoalesceBroadcast(node, out_shape, shapes));
 
-  const Dim& last = dims.back();
+  const BroadcastDim& last = dims.back();
   bool flat = dims.size() == 1 || last.size >= ctx.lanes();
   for (uint64_t s : last.in_stride) flat = flat && s <= 1;
   if (flat && dims.size() >= 2) {
@@ -159,7 +150,7 @@ absl::Status EmitElementwiseNode(const Node& node, CodegenContext& ctx) {
       for (size_t k = 0; k < addrs.size(); ++k) in.push_back({addrs[k] + in_off[k] * kF32Bytes, last.in_stride[k] == 0});
       EmitFlat(ctx, op, in, out_addr + out_off * kF32Bytes, last.size, imm);
     } else {
-      const Dim& rows = dims[dims.size() - 2];
+      const BroadcastDim& rows = dims[dims.size() - 2];
       VectorBlock block;
       block.op = op;
       block.imm = imm;

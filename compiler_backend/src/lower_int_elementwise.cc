@@ -102,24 +102,6 @@ absl::Status CheckIntElementwiseSupport(const Node& node, const Graph& graph,
 namespace codegen {
 namespace {
 
-// The frame region of a byte value: bound already (a program input, an earlier node's output) or,
-// for a constant, a segment of its device bytes (uint8 as u - 128).
-absl::StatusOr<uint64_t> ByteRegion(const std::string& name, CodegenContext& ctx) {
-  if (ctx.IsBound(name)) return ctx.F32Region(name);
-  const Value& v = ctx.ValueOf(name);
-  if (!ctx.planning() || !v.constant.has_value()) {
-    return absl::InternalError(absl::StrCat("codegen: value '", name, "' has no frame region"));
-  }
-  const Tensor t = ToDeviceInt8(*v.constant);
-  const uint64_t offset = ctx.Allocate(t.byte_size());
-  isa::Segment seg;
-  seg.set_name(name);
-  seg.set_dram_offset(offset);
-  seg.set_data(reinterpret_cast<const char*>(t.data()), t.byte_size());
-  ctx.segments().push_back(std::move(seg));
-  ctx.Bind(name, offset);
-  return offset;
-}
 
 // UB chunk registers of one block and a step over them: dst = op(a, b, imm).
 enum Reg { kA = 0, kB = 1, kT = 2 };
@@ -159,62 +141,14 @@ void EmitByteBlock(CodegenContext& ctx, const ByteBlock& blk, const std::vector<
   }
 }
 
-// One output dim after coalescing: extent, output stride and per-operand strides (0 = broadcast).
-struct Dim {
-  uint64_t size = 1, out_stride = 0;
-  std::vector<uint64_t> in_stride;
-};
-
-// Output dims (outermost first); size-1 dims dropped, neighbours merged where every view is linear.
-absl::StatusOr<std::vector<Dim>> Coalesce(const Node& node, const Shape& out, const std::vector<Shape>& in) {
-  std::vector<Dim> dims(out.size());
-  uint64_t out_run = 1;
-  std::vector<uint64_t> in_run(in.size(), 1);
-  for (size_t k = 0; k < in.size(); ++k) {
-    if (in[k].size() > out.size()) return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": input rank above the output's"));
-  }
-  for (size_t i = out.size(); i-- > 0;) {
-    const size_t from_end = out.size() - 1 - i;
-    dims[i].size = static_cast<uint64_t>(out[i]);
-    dims[i].out_stride = out_run;
-    out_run *= dims[i].size;
-    for (size_t k = 0; k < in.size(); ++k) {
-      const int64_t d = from_end < in[k].size() ? in[k][in[k].size() - 1 - from_end] : 1;
-      if (d != out[i] && d != 1) {
-        return absl::InvalidArgumentError(absl::StrCat(NodeLabel(node), ": input ", ShapeToString(in[k]),
-                                                       " does not broadcast to ", ShapeToString(out)));
-      }
-      dims[i].in_stride.push_back(d == 1 ? 0 : in_run[k]);
-      in_run[k] *= static_cast<uint64_t>(d);
-    }
-  }
-  std::vector<Dim> merged;
-  for (const Dim& d : dims) {
-    if (d.size == 1) continue;
-    if (!merged.empty()) {
-      Dim& outer = merged.back();
-      bool linear = outer.out_stride == d.out_stride * d.size;
-      for (size_t k = 0; k < in.size(); ++k) linear = linear && outer.in_stride[k] == d.in_stride[k] * d.size;
-      if (linear) {
-        outer.size *= d.size;
-        outer.out_stride = d.out_stride;
-        outer.in_stride = d.in_stride;
-        continue;
-      }
-    }
-    merged.push_back(d);
-  }
-  if (merged.empty()) merged.push_back(Dim{1, 1, std::vector<uint64_t>(in.size(), 0)});
-  return merged;
-}
 
 // Streams the broadcast problem out = steps(in...) over the coalesced dims: one flat dim as full UB
 // rows plus a partial row; otherwise the last two dims as a strided block per index of the outer dims.
-void EmitBroadcast(CodegenContext& ctx, const std::vector<Dim>& dims, const std::vector<uint64_t>& in,
+void EmitBroadcast(CodegenContext& ctx, const std::vector<BroadcastDim>& dims, const std::vector<uint64_t>& in,
                    uint64_t out, const std::vector<IntStep>& steps) {
   const uint64_t L = ctx.lanes();
   if (dims.size() == 1) {
-    const Dim& d = dims[0];
+    const BroadcastDim& d = dims[0];
     auto block = [&](uint64_t first, uint64_t rows, uint64_t lanes) {
       ByteBlock b;
       for (size_t k = 0; k < in.size(); ++k) {
@@ -230,8 +164,8 @@ void EmitBroadcast(CodegenContext& ctx, const std::vector<Dim>& dims, const std:
     return;
   }
   const size_t outer_rank = dims.size() - 2;
-  const Dim& rows = dims[outer_rank];
-  const Dim& last = dims[outer_rank + 1];
+  const BroadcastDim& rows = dims[outer_rank];
+  const BroadcastDim& last = dims[outer_rank + 1];
   uint64_t outer_count = 1;
   for (size_t d = 0; d < outer_rank; ++d) outer_count *= dims[d].size;
   std::vector<uint64_t> idx(outer_rank, 0);
@@ -296,7 +230,7 @@ absl::Status PlanIntElementwise(const Node& node, CodegenContext& ctx) {
   if (node.op_type == "MaxPool") return PlanIntMaxPool(node, ctx);  // lower_int_pool.cc
   const size_t data_inputs = node.op_type == "Clip" ? 1 : 2;
   for (size_t i = 0; i < data_inputs && i < node.inputs.size(); ++i) {
-    TPUSIM_RETURN_IF_ERROR(ByteRegion(node.inputs[i], ctx).status());
+    TPUSIM_RETURN_IF_ERROR(IntValueRegion(node.inputs[i], ctx).status());
   }
   const std::string& out = node.outputs[0];
   if (!ctx.IsBound(out)) ctx.Bind(out, ctx.Allocate(static_cast<uint64_t>(NumElements(ctx.ShapeOf(out)))));
@@ -317,7 +251,7 @@ absl::Status EmitIntElementwise(const Node& node, CodegenContext& ctx) {
     if (lo.has_value()) steps.push_back(On(isa::VectorOp::MaxImm, kA, *lo));
     if (hi.has_value()) steps.push_back(On(isa::VectorOp::MinImm, kA, *hi));
     steps.push_back(On(isa::VectorOp::CvtF2i, kA));
-    const Dim flat{static_cast<uint64_t>(NumElements(out_shape)), 1, {1}};
+    const BroadcastDim flat{static_cast<uint64_t>(NumElements(out_shape)), 1, {1}};
     EmitBroadcast(ctx, {flat}, {in}, out, steps);
     return absl::OkStatus();
   }
@@ -328,7 +262,7 @@ absl::Status EmitIntElementwise(const Node& node, CodegenContext& ctx) {
     TPUSIM_ASSIGN_OR_RETURN(uint64_t addr, ctx.F32Region(node.inputs[i]));
     in.push_back(addr);
   }
-  TPUSIM_ASSIGN_OR_RETURN(std::vector<Dim> dims, Coalesce(node, out_shape, shapes));
+  TPUSIM_ASSIGN_OR_RETURN(std::vector<BroadcastDim> dims, CoalesceBroadcast(node, out_shape, shapes));
   EmitBroadcast(ctx, dims, in, out, ArithSteps(node.op_type));
   return absl::OkStatus();
 }

@@ -244,24 +244,6 @@ absl::StatusOr<Params> ParamsOf(const Node& node, CodegenContext& ctx, DataType 
   return p;
 }
 
-// The frame region of an int8 / uint8 / int32 value: bound already (a program input, an earlier
-// QuantizeLinear's output), or, for a constant, a segment of its device bytes (uint8 as u - 128).
-absl::StatusOr<uint64_t> QuantRegion(const std::string& name, CodegenContext& ctx) {
-  if (ctx.IsBound(name)) return ctx.F32Region(name);
-  const Value& v = ctx.ValueOf(name);
-  if (!ctx.planning() || !v.constant.has_value()) {
-    return absl::InternalError(absl::StrCat("codegen: value '", name, "' has no frame region"));
-  }
-  const Tensor t = ToDeviceInt8(*v.constant);
-  const uint64_t offset = ctx.Allocate(t.byte_size());
-  isa::Segment seg;
-  seg.set_name(name);
-  seg.set_dram_offset(offset);
-  seg.set_data(reinterpret_cast<const char*>(t.data()), t.byte_size());
-  ctx.segments().push_back(std::move(seg));
-  ctx.Bind(name, offset);
-  return offset;
-}
 
 // Per-axis parameters expanded to x's n elements (fp32 constant segments "<node>/scale", "<node>/zp"):
 // the b operands of the binary steps. Planned once; bound under those keys.
@@ -290,10 +272,29 @@ DataType QuantTypeOf(const Node& node, CodegenContext& ctx) {
 
 }  // namespace
 
+// The frame region of an int8 / uint8 / int32 value: bound already (a program input, an earlier
+// QuantizeLinear's output), or, for a constant, a segment of its device bytes (uint8 as u - 128).
+absl::StatusOr<uint64_t> IntValueRegion(const std::string& name, CodegenContext& ctx) {
+  if (ctx.IsBound(name)) return ctx.F32Region(name);
+  const Value& v = ctx.ValueOf(name);
+  if (!ctx.planning() || !v.constant.has_value()) {
+    return absl::InternalError(absl::StrCat("codegen: value '", name, "' has no frame region"));
+  }
+  const Tensor t = ToDeviceInt8(*v.constant);
+  const uint64_t offset = ctx.Allocate(t.byte_size());
+  isa::Segment seg;
+  seg.set_name(name);
+  seg.set_dram_offset(offset);
+  seg.set_data(reinterpret_cast<const char*>(t.data()), t.byte_size());
+  ctx.segments().push_back(std::move(seg));
+  ctx.Bind(name, offset);
+  return offset;
+}
+
 absl::Status PlanQuantizeNode(const Node& node, CodegenContext& ctx) {
   const std::string& out = node.outputs[0];
   if (node.op_type == "DequantizeLinear") {
-    TPUSIM_RETURN_IF_ERROR(QuantRegion(node.inputs[0], ctx).status());
+    TPUSIM_RETURN_IF_ERROR(IntValueRegion(node.inputs[0], ctx).status());
   } else {
     TPUSIM_RETURN_IF_ERROR(ctx.F32Region(node.inputs[0]).status());
     if (!ctx.IsBound(out)) ctx.Bind(out, ctx.Allocate(static_cast<uint64_t>(NumElements(ctx.ShapeOf(out)))));

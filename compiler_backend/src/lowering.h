@@ -101,6 +101,10 @@ absl::Status EmitAliasNode(const Node& node, CodegenContext& ctx);
 // lower_quantize.cc: QuantizeLinear / DequantizeLinear in float mode (i8 DMAs, cvt_f2i / cvt_i2f). The
 // plan binds the int8 output (one byte per element) and an int8 constant input's device bytes.
 absl::Status PlanQuantizeNode(const Node& node, CodegenContext& ctx);
+// The frame region of an int8 / uint8 / int32 value: its binding (a program input, an earlier node's
+// output) or, while planning, a new segment of a constant's device bytes (uint8 as u - 128,
+// ToDeviceInt8), bound under its name. InternalError for an unbound non-constant.
+absl::StatusOr<uint64_t> IntValueRegion(const std::string& name, CodegenContext& ctx);
 absl::Status EmitQuantizeNode(const Node& node, CodegenContext& ctx);
 // lower_int_elementwise.cc: uint8 Add/Sub/Mul/Div, int8/uint8 Clip and MaxPool in float mode (cvt_i2f /
 // cvt_f2i around exact fp32 arithmetic); chosen by PlanNodes for nodes IsIntElementwiseNode accepts.
