@@ -11,11 +11,7 @@
 
 namespace py = pybind11;
 
-// libsystemc.so (linked through the cycle engine) references sc_main, which must resolve when Python
-// dlopens this module (runtime/python/module.cc does the same). tpusim never calls it.
-extern "C" __attribute__((weak, visibility("default"))) int sc_main(int /*argc*/, char** /*argv*/) {
-  return 0;
-}
+// sc_main, which libsystemc.so references, comes from libtpusim_py.so (the simulator's weak definition).
 
 namespace {
 
