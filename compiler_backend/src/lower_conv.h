@@ -77,6 +77,7 @@ void EmitFill(CodegenContext& ctx, uint64_t addr, uint64_t n, float value);
 
 // Frame addresses of one Conv's operands as EmitConvNode resolved them: X, Y (fp32), W's parts (bf16
 // parts, or one fp32 W in bf16 precision), the optional bias and the epilogue's activation.
+struct GemmOperands;  // codegen_gemm.h
 struct ConvBuffers {
   uint64_t x = 0, y = 0;
   std::vector<uint64_t> w_parts;
@@ -89,8 +90,6 @@ struct ConvBuffers {
 // Y = func(Y + residual) over Y's n elements in one vector pass (the conv forms whose GEMM cannot take
 // the residual in its epilogue). Emit phase only.
 void EmitResidualPass(CodegenContext& ctx, uint64_t y, uint64_t residual, uint64_t n, isa::ActFunc func);
-// EmitPickOutputs fused with the residual: Y[c][o] = func(Y'[c][p(o)] + residual[c][o]) in one pass
-// for 2 spatial dims (one LOAD per operand per UB chunk); other ranks pick, then EmitResidualPass.
 // The flat-position geometry of the shifted-GEMM and depthwise-vector convs (lower_conv_flat.cc): Xp
 // is X zero-padded to P = in + pad_begin + pad_end per spatial dim ([C][P...], row-major strides ps);
 // output o reads Xp[c][p(o) + shift(kk)], p(o) = sum_d o_d * stride_d * ps_d; positions [0, m_full)
@@ -113,9 +112,16 @@ void EmitPaddedInput(CodegenContext& ctx, const detail::ConvGeometry& g, const F
 // channels x slab fp32) into Y ([channels][out...] at `y`). Emit phase only.
 void EmitPickOutputs(CodegenContext& ctx, const detail::ConvGeometry& g, const FlatConvImage& s,
                      uint64_t channels, uint64_t full, uint64_t y);
-
+// EmitPickOutputs fused with the residual: Y[c][o] = func(Y'[c][p(o)] + residual[c][o]) in one pass
+// for 2 spatial dims (one LOAD per operand per UB chunk); other ranks pick, then EmitResidualPass.
 void EmitPickOutputsResidual(CodegenContext& ctx, const detail::ConvGeometry& g, const FlatConvImage& s,
                              uint64_t channels, uint64_t full, uint64_t y, uint64_t residual, isa::ActFunc func);
+// The tail of the shifted-GEMM conv forms (lower_conv_shifted.cc, lower_conv_packed.cc): the GEMM over
+// `op`'s k-tiles (op.a and op.b_parts taken from the first) into the slabs at `full` with io's bias and,
+// unless a residual follows, io's activation; then the output pick into io.y, fused with the residual
+// and the activation when there is one. Emit phase only.
+void EmitFlatConvGemmAndPick(CodegenContext& ctx, GemmOperands& op, const ConvBuffers& io,
+                             const detail::ConvGeometry& g, const FlatConvImage& s, uint64_t cout, uint64_t full);
 
 // Conv as shifted GEMMs over the padded input (lower_conv_shifted.cc): whether it applies (group 1,
 // batch 1, channels >= array_rows / 2, a kernel larger than 1x1, prod(stride) <= 4), its

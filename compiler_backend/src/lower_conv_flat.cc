@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "codegen_copy.h"
+#include "codegen_gemm.h"
 #include "codegen_stream_deep.h"
 #include "lower_conv.h"
 #include "lowering.h"
@@ -71,6 +72,21 @@ void EmitPickOutputs(CodegenContext& ctx, const detail::ConvGeometry& g, const F
                     out_strides[d]});
   }
   EmitDeepCopy(ctx, full, y, dims);
+}
+
+void EmitFlatConvGemmAndPick(CodegenContext& ctx, GemmOperands& op, const ConvBuffers& io,
+                             const detail::ConvGeometry& g, const FlatConvImage& s, uint64_t cout, uint64_t full) {
+  op.a = op.k_tiles.front().a;
+  op.b_parts = op.k_tiles.front().b_parts;
+  GemmEpilogue e;
+  e.func = io.residual.has_value() ? isa::ActFunc::None : io.func;
+  if (io.bias.has_value()) e.bias = DramView{*io.bias, 0, 1};
+  EmitGemm(ctx, op, e);
+  if (io.residual.has_value()) {
+    EmitPickOutputsResidual(ctx, g, s, cout, full, io.y, *io.residual, io.func);
+  } else {
+    EmitPickOutputs(ctx, g, s, cout, full, io.y);
+  }
 }
 
 }  // namespace tpusim::compiler::codegen

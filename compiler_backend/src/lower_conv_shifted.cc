@@ -117,18 +117,7 @@ absl::Status EmitShiftedConv(const Node& node, const detail::ConvGeometry& g, Co
       op.k_tiles.push_back(std::move(t));
     }
   }
-  op.a = op.k_tiles.front().a;
-  op.b_parts = op.k_tiles.front().b_parts;
-  GemmEpilogue e;
-  e.func = io.residual.has_value() ? isa::ActFunc::None : io.func;
-  if (io.bias.has_value()) e.bias = DramView{*io.bias, 0, 1};
-  EmitGemm(ctx, op, e);
-
-  if (io.residual.has_value()) {
-    EmitPickOutputsResidual(ctx, g, s, cout, full, io.y, *io.residual, io.func);
-  } else {
-    EmitPickOutputs(ctx, g, s, cout, full, io.y);
-  }
+  EmitFlatConvGemmAndPick(ctx, op, io, g, s, cout, full);
   return absl::OkStatus();
 }
 

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,50 @@ inline void ExpectCpuAndTpuGive(const Graph& g, const std::map<std::string, Tens
       EXPECT_EQ(out->at("y").dtype(), y_type) << what;
       EXPECT_EQ(out->at("y").shape(), cpu_out->at("y").shape()) << what;
       EXPECT_EQ(Values(out->at("y")), want) << what << " on " << engine;
+    }
+  }
+}
+
+// Runs g on the CPU kernels (unless !check_cpu) and on the functional and cycle engines of tiny with
+// both schedules (no CPU fallback): output "y" holds `want`'s bytes everywhere, the TPU's dtype and
+// shape are the CPU's (without the CPU run: y's declared dtype), and each TPU run is one launch with
+// no CPU kernel.
+inline void ExpectCpuAndTpuGiveBytes(const Graph& g, const std::map<std::string, Tensor>& feeds,
+                                     const std::vector<uint8_t>& want, const std::string& what, bool check_cpu = true) {
+  std::optional<Tensor> c;
+  if (check_cpu) {
+    auto s = Session::Create(g, Cpu());
+    ASSERT_TRUE(s.ok()) << what << ": " << s.status();
+    auto out = (*s)->Run(feeds);
+    ASSERT_TRUE(out.ok()) << what << ": " << out.status();
+    c = out->at("y");
+    ASSERT_EQ(c->byte_size(), want.size()) << what;
+    EXPECT_EQ(std::memcmp(c->data(), want.data(), want.size()), 0) << what << " (cpu kernel vs reference)";
+  }
+  for (const std::string engine : {"functional", "cycle"}) {
+    for (compiler::Schedule schedule : {compiler::Schedule::kTokens, compiler::Schedule::kSerial}) {
+      SessionOptions o = Tpu(engine);
+      o.schedule = schedule;
+      auto tpu = Session::Create(g, o);
+      ASSERT_TRUE(tpu.ok()) << what << " " << engine << ": " << tpu.status();
+      RunReport report;
+      auto out = (*tpu)->Run(feeds, &report);
+      ASSERT_TRUE(out.ok()) << what << " " << engine << ": " << out.status();
+      EXPECT_EQ(report.tpu_launches, 1) << what;
+      EXPECT_EQ(report.cpu_kernels, 0) << what;
+      const Tensor& y = out->at("y");
+      EXPECT_EQ(y.dtype(), c ? c->dtype() : g.FindValue("y")->dtype) << what;
+      if (c) {
+        EXPECT_EQ(y.shape(), c->shape()) << what;
+      }
+      ASSERT_EQ(y.byte_size(), want.size()) << what;
+      for (size_t i = 0; i < want.size(); ++i) {
+        if (y.data()[i] != want[i]) {
+          ADD_FAILURE() << what << " on " << engine << ": byte " << i << " is " << int{y.data()[i]} << ", want "
+                        << int{want[i]};
+          break;
+        }
+      }
     }
   }
 }

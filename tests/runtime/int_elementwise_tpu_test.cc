@@ -85,41 +85,9 @@ std::vector<uint8_t> RefBinary(const std::string& op, const Tensor& a, const Ten
   return y;
 }
 
-// Runs `io` on both TPU engines and schedules (one launch, no CPU kernel): y equals `want`; with
-// `cpu`, the CPU session gives `want` too.
+// ExpectCpuAndTpuGiveBytes on `io` (int8_test_util.h).
 void CheckAll(const Io& io, const std::vector<uint8_t>& want, const std::string& what, bool cpu = true) {
-  if (cpu) {
-    auto s = Session::Create(io.g, Cpu());
-    ASSERT_TRUE(s.ok()) << what << ": " << s.status();
-    auto out = (*s)->Run(io.feeds);
-    ASSERT_TRUE(out.ok()) << what << ": " << out.status();
-    const Tensor& c = out->at("y");
-    ASSERT_EQ(c.byte_size(), want.size()) << what;
-    EXPECT_EQ(std::memcmp(c.data(), want.data(), want.size()), 0) << what << " (cpu kernel vs reference)";
-  }
-  for (const std::string engine : {"functional", "cycle"}) {
-    for (compiler::Schedule schedule : {compiler::Schedule::kTokens, compiler::Schedule::kSerial}) {
-      SessionOptions o = Tpu(engine);
-      o.schedule = schedule;
-      auto tpu = Session::Create(io.g, o);
-      ASSERT_TRUE(tpu.ok()) << what << " " << engine << ": " << tpu.status();
-      RunReport report;
-      auto out = (*tpu)->Run(io.feeds, &report);
-      ASSERT_TRUE(out.ok()) << what << " " << engine << ": " << out.status();
-      EXPECT_EQ(report.tpu_launches, 1) << what;
-      EXPECT_EQ(report.cpu_kernels, 0) << what;
-      const Tensor& y = out->at("y");
-      EXPECT_EQ(y.dtype(), io.g.FindValue("y")->dtype) << what;
-      ASSERT_EQ(y.byte_size(), want.size()) << what;
-      for (size_t i = 0; i < want.size(); ++i) {
-        if (y.data()[i] != want[i]) {
-          ADD_FAILURE() << what << " on " << engine << ": byte " << i << " is " << int{y.data()[i]} << ", want "
-                        << int{want[i]};
-          break;
-        }
-      }
-    }
-  }
+  ExpectCpuAndTpuGiveBytes(io.g, io.feeds, want, what, cpu);
 }
 
 const std::vector<int32_t> kEdges = {0, 1, 2, 3, 5, 7, 16, 17, 100, 127, 128, 200, 254, 255};

@@ -87,40 +87,9 @@ Io OneNode(bool quantize, const Tensor& x, float scale, DataType qtype, int32_t 
   return io;
 }
 
-// Runs `io` on the CPU and on both TPU engines with both schedules (no fallback, one launch, no CPU
-// kernel); every output equals the CPU's byte for byte and `want` (as bytes).
+// ExpectCpuAndTpuGiveBytes on `io` (int8_test_util.h): the CPU and both TPU engines and schedules.
 void CheckAll(const Io& io, const std::vector<uint8_t>& want, const std::string& what) {
-  auto cpu = Session::Create(io.g, Cpu());
-  ASSERT_TRUE(cpu.ok()) << what << ": " << cpu.status();
-  auto cpu_out = (*cpu)->Run(io.feeds);
-  ASSERT_TRUE(cpu_out.ok()) << what << ": " << cpu_out.status();
-  const Tensor& c = cpu_out->at("y");
-  ASSERT_EQ(c.byte_size(), want.size()) << what;
-  EXPECT_EQ(std::memcmp(c.data(), want.data(), want.size()), 0) << what << " (cpu kernel vs reference)";
-  for (const std::string engine : {"functional", "cycle"}) {
-    for (compiler::Schedule schedule : {compiler::Schedule::kTokens, compiler::Schedule::kSerial}) {
-      SessionOptions o = Tpu(engine);
-      o.schedule = schedule;
-      auto tpu = Session::Create(io.g, o);
-      ASSERT_TRUE(tpu.ok()) << what << " " << engine << ": " << tpu.status();
-      RunReport report;
-      auto out = (*tpu)->Run(io.feeds, &report);
-      ASSERT_TRUE(out.ok()) << what << " " << engine << ": " << out.status();
-      EXPECT_EQ(report.tpu_launches, 1) << what;
-      EXPECT_EQ(report.cpu_kernels, 0) << what;
-      const Tensor& y = out->at("y");
-      EXPECT_EQ(y.dtype(), c.dtype()) << what;
-      EXPECT_EQ(y.shape(), c.shape()) << what;
-      ASSERT_EQ(y.byte_size(), want.size()) << what;
-      for (size_t i = 0; i < want.size(); ++i) {
-        if (y.data()[i] != want[i]) {
-          ADD_FAILURE() << what << " on " << engine << ": byte " << i << " is " << int{y.data()[i]} << ", want "
-                        << int{want[i]};
-          break;
-        }
-      }
-    }
-  }
+  ExpectCpuAndTpuGiveBytes(io.g, io.feeds, want, what);
 }
 
 TEST(QuantizeTpu, QuantizeLinearMatchesTheReferenceAndTheCpu) {
