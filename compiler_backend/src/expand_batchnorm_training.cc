@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "batchnorm_training.h"
 #include "internal.h"
+#include "node_emitter.h"
 #include "shape_functions.h"
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/isa/status_macros.h"
@@ -39,43 +40,9 @@ const Tensor* FloatConstant(const Graph& g, const std::string& name) {
   return &*v->constant;
 }
 
-class Expander {
+class Expander : public NodeEmitter {
  public:
-  Expander(Graph& g, const Node& bn, std::vector<Node>& out) : g_(g), bn_(bn), out_(out) {}
-
-  std::string Fresh(const std::string& what) {
-    std::string name;
-    do {
-      name = absl::StrCat(bn_.name, "/", what, "_", next_++);
-    } while (g_.values.count(name) != 0);
-    return name;
-  }
-
-  std::string Constant(Tensor t) {
-    const std::string name = Fresh("const");
-    Value& v = g_.AddValue(name, t.dtype(), t.shape());
-    v.constant = std::move(t);
-    return name;
-  }
-
-  std::string Emit(const std::string& op, std::vector<std::string> inputs, const Shape& shape,
-                   std::map<std::string, Attribute> attrs = {}, std::string out = "") {
-    Node node;
-    node.name = Fresh(op);
-    node.op_type = op;
-    node.inputs = std::move(inputs);
-    if (out.empty()) out = Fresh("v");
-    node.outputs = {out};
-    node.attrs = std::move(attrs);
-    node.opset = 13;
-    node.requested_device = bn_.requested_device;
-    Value& v = g_.values[out];
-    v.name = out;
-    v.dtype = DataType::kFloat32;
-    v.shape = shape;
-    out_.push_back(std::move(node));
-    return out;
-  }
+  Expander(Graph& g, const Node& bn, std::vector<Node>& out) : NodeEmitter(g, bn, out), bn_(bn) {}
 
   absl::Status Run() {
     const Value* xv = g_.FindValue(bn_.inputs[0]);
@@ -131,10 +98,7 @@ class Expander {
   }
 
  private:
-  Graph& g_;
   const Node& bn_;
-  std::vector<Node>& out_;
-  int next_ = 0;
 };
 
 }  // namespace

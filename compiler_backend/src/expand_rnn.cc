@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "internal.h"
+#include "node_emitter.h"
 #include "rnn_internal.h"
 #include "shape_functions.h"
 #include "tpusim/compiler_backend/compiler.h"
@@ -24,39 +25,9 @@ namespace tpusim::compiler::detail {
 namespace {
 
 // Builds the replacement nodes of one recurrent node; folds ops whose inputs are all constants.
-class Unroller {
+class Unroller : public NodeEmitter {
  public:
-  Unroller(Graph& graph, const Node& rnn, std::vector<Node>& out) : g_(graph), rnn_(rnn), out_(out) {}
-
-  const Shape& ShapeOf(const std::string& name) const { return *g_.FindValue(name)->shape; }
-  bool IsConst(const std::string& name) const { return g_.FindValue(name)->constant.has_value(); }
-
-  std::string Constant(Tensor t) {
-    const std::string name = Fresh("const");
-    Value& v = g_.AddValue(name, t.dtype(), t.shape());
-    v.constant = std::move(t);
-    return name;
-  }
-
-  // One node producing one float32 output of `shape` (named `out`, or a fresh name).
-  std::string Emit(const std::string& op, std::vector<std::string> inputs, const Shape& shape,
-                   std::map<std::string, Attribute> attrs = {}, std::string out = "", int opset = 13) {
-    Node node;
-    node.name = Fresh(op);
-    node.op_type = op;
-    node.inputs = std::move(inputs);
-    if (out.empty()) out = Fresh("v");
-    node.outputs = {out};
-    node.attrs = std::move(attrs);
-    node.opset = opset;
-    node.requested_device = rnn_.requested_device;
-    Value& v = g_.values[out];
-    v.name = out;
-    v.dtype = DataType::kFloat32;
-    v.shape = shape;
-    out_.push_back(std::move(node));
-    return out;
-  }
+  Unroller(Graph& graph, const Node& rnn, std::vector<Node>& out) : NodeEmitter(graph, rnn, out) {}
 
   // x[..., start:end, ...] along `axis`.
   std::string Slice(const std::string& x, int64_t axis, int64_t start, int64_t end) {
@@ -145,24 +116,6 @@ class Unroller {
     return Emit("Clip", {x}, ShapeOf(x), {{"min", -clip}, {"max", clip}}, "", 6);
   }
 
- private:
-  std::string Ints(const std::vector<int64_t>& v) {
-    return Constant(Tensor::FromInt64s({static_cast<int64_t>(v.size())}, v));
-  }
-  std::string Fresh(const std::string& hint) {
-    std::string name;
-    do {
-      name = absl::StrCat(rnn_.name, "/", hint, "_", counter_++);
-    } while (g_.values.count(name) != 0 || names_.count(name) != 0);
-    names_[name] = true;
-    return name;
-  }
-
-  Graph& g_;
-  const Node& rnn_;
-  std::vector<Node>& out_;
-  std::map<std::string, bool> names_;
-  int counter_ = 0;
 };
 
 // The expansion of one direction: returns every step's h (in time order) and the final h and c.
