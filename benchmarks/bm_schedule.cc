@@ -1,9 +1,10 @@
 // How well compiled schedules use the hardware (issue 5 item 4), on the cycle engine, tpu-v4, bf16,
 // token schedule: the figures are simulated, so one iteration each; wall time is incidental.
 //   gemm/N          a [N,N] x [N,N] MatMul (random fp32 input and weights) compiled with the token and
-//                   with the serial schedule. Counters: simulated_cycles, mxu_utilization_one =
-//                   useful MACs / (cycles x R x C) (the one MXU the code drives), mxu_utilization_all
-//                   (the same over all mxu_count MXUs, metrics.h), and the serial schedule's cycles.
+//                   with the serial schedule. Counters: simulated_cycles, mxu_utilization_all =
+//                   useful MACs / (cycles x R x C x mxu_count) (every MXU, metrics.h: the token
+//                   schedule drives all of them), mxu_utilization_one (the same per single MXU, so up
+//                   to mxu_count), and the serial schedule's cycles (one MXU).
 //   model/<name>    a model zoo network (examples/model_zoo.h, full size, batch 1) run by a Session
 //                   (every op on the TPU). Counters: simulated_cycles, roofline_cycles (RooflineCycles of
 //                   the run's useful MACs and DRAM bytes, metrics.h), roofline_fraction (= roofline

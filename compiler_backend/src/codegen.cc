@@ -6,6 +6,7 @@
 // in this order): graph inputs, graph outputs, then per node in order the constants and scratch its
 // lowering requests and its outputs (aliases share their input's region; values a fusion elides get
 // none). Nothing is reused yet.
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 #include "lower_int8.h"
 #include "lowering.h"
 #include "rnn_internal.h"
+#include "schedule_program.h"
 #include "batchnorm_training.h"
 #include "tpusim/compiler_backend/compiler.h"
 #include "tpusim/isa/arch_config.h"
@@ -335,9 +337,20 @@ absl::StatusOr<isa::Program> Compile(const Graph& graph_in, const CompileOptions
   prog.set_precision(std::string(PrecisionName(options.precision)));
   prog.set_frame_bytes(ctx.frame_bytes());
   for (isa::Segment& seg : ctx.segments()) *prog.add_constants() = std::move(seg);
-  TPUSIM_ASSIGN_OR_RETURN(std::string code, isa::EncodeProgram(ctx.code()));
+  std::vector<isa::Instruction> insts = ctx.code();
+  std::vector<uint32_t> inst_op = ctx.inst_op();
+  if (options.schedule == Schedule::kTokens) {
+    // Program-level pass (schedule_program.h): weight loads hoisted, tokens placed again with a DMA
+    // signal slack of kProgramSignalSlackScale DRAM latencies' worth of bytes.
+    const double bytes_per_cycle =
+        options.arch.dram_bandwidth_gbps() * 1000.0 / std::max(1.0, static_cast<double>(options.arch.clock_mhz()));
+    RescheduleTokens(insts, inst_op, options.arch.weight_fifo_depth(),
+                     static_cast<uint64_t>(bytes_per_cycle * static_cast<double>(options.arch.dram_latency_cycles()) *
+                                           kProgramSignalSlackScale));
+  }
+  TPUSIM_ASSIGN_OR_RETURN(std::string code, isa::EncodeProgram(insts));
   prog.set_code(std::move(code));
-  for (uint32_t op : ctx.inst_op()) prog.add_inst_op(op);
+  for (uint32_t op : inst_op) prog.add_inst_op(op);
   return prog;
 }
 

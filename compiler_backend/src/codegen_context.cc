@@ -243,8 +243,10 @@ void CodegenContext::Store(isa::DType dtype, const DramView& dst, uint64_t ub_ro
   Emit(isa::Make(isa::Opcode::STORE, a));
 }
 
-void CodegenContext::LoadWeights(isa::DType dtype, const DramView& src, uint64_t rows, uint64_t cols) {
+void CodegenContext::LoadWeights(isa::DType dtype, const DramView& src, uint64_t rows, uint64_t cols, uint32_t mxu) {
+  TPUSIM_CHECK(mxu < std::max<uint32_t>(1, options_.arch.mxu_count()), "codegen: LOAD_WEIGHTS on a missing matrix unit");
   isa::WeightsArgs a;
+  a.mxu = mxu;
   a.dtype = Code(dtype);
   a.dram_addr = src.addr;
   a.rows = rows;
@@ -254,8 +256,11 @@ void CodegenContext::LoadWeights(isa::DType dtype, const DramView& src, uint64_t
   Emit(isa::Make(isa::Opcode::LOAD_WEIGHTS, a));
 }
 
-void CodegenContext::Matmul(uint64_t ub_row, uint64_t acc_row, uint64_t rows, bool accumulate, bool pop_weights) {
+void CodegenContext::Matmul(uint64_t ub_row, uint64_t acc_row, uint64_t rows, bool accumulate, bool pop_weights,
+                            uint32_t mxu) {
+  TPUSIM_CHECK(mxu < std::max<uint32_t>(1, options_.arch.mxu_count()), "codegen: MATMUL on a missing matrix unit");
   isa::MatmulArgs a;
+  a.mxu = mxu;
   a.dtype = Code(isa::DType::BF16);
   a.accumulate = accumulate ? 1 : 0;
   a.pop_weights = pop_weights ? 1 : 0;

@@ -133,9 +133,12 @@ class CodegenContext {
   void Emit(isa::Instruction inst);
   void Load(isa::DType dtype, const DramView& src, uint64_t ub_row, uint64_t rows, uint64_t lanes);
   void Store(isa::DType dtype, const DramView& dst, uint64_t ub_row, uint64_t rows, uint64_t lanes);
-  // Weight tile: W[k][n] = src(k, n) for k < rows, n < cols (src.row_stride steps k, lane_stride n).
-  void LoadWeights(isa::DType dtype, const DramView& src, uint64_t rows, uint64_t cols);
-  void Matmul(uint64_t ub_row, uint64_t acc_row, uint64_t rows, bool accumulate, bool pop_weights);
+  // Weight tile: W[k][n] = src(k, n) for k < rows, n < cols (src.row_stride steps k, lane_stride n),
+  // pushed into matrix unit `mxu`'s weight FIFO (checked: mxu < the arch's mxu_count).
+  void LoadWeights(isa::DType dtype, const DramView& src, uint64_t rows, uint64_t cols, uint32_t mxu = 0);
+  // On matrix unit `mxu` (checked: < mxu_count), with that unit's weights.
+  void Matmul(uint64_t ub_row, uint64_t acc_row, uint64_t rows, bool accumulate, bool pop_weights,
+              uint32_t mxu = 0);
   void Activate(uint64_t acc_row, uint64_t ub_row, uint64_t rows, isa::ActFunc func,
                 std::optional<uint64_t> bias_row = std::nullopt);
   void Vector(isa::VectorOp op, uint64_t dst_row, uint64_t a_row, uint64_t b_row, uint64_t rows,

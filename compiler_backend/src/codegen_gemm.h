@@ -74,12 +74,29 @@ struct GemmPlan {
   bool resident = false;  // one A block per m-tile, reused by every n-tile
   uint64_t a_slots = 1, out_slots = 1, c_slots = 1, bias_slots = 1, acc_slots = 1;
   double estimated_cycles = 0;  // kTokens: the cost model's estimate (0 under kSerial)
+  // Matrix units driven (codegen_gemm_emitter.h, "waves"): 1 is the single-unit schedule (every arch
+  // with mxu_count 1, and kSerial). units > 1 (kTokens, mxu_count > 1): output tiles run in waves of
+  // up to `units` tiles, one per unit, and each m-tile's rows are cut into m_split sub-tiles on
+  // different units (> 1 only for GEMMs with fewer n-tiles than units). In that mode the slot counts
+  // out/c/bias count wave buffers (each holds one tile per unit) and acc_slots is unused.
+  uint64_t units = 1, m_split = 1;
 };
 // Cycles one DMA of `bytes` takes on `arch` (docs/timing.md rule 3): ceil(bytes / BW) + latency.
 double GemmDmaCycles(const isa::ArchConfig& arch, double bytes);
 // kSerial: the largest m-tile, then the largest A chunk, single buffers. kTokens: the m-tile and
 // buffers that minimise the estimated run time on the target (cost model in codegen_gemm_plan.cc).
 GemmPlan PlanGemm(const CodegenContext& ctx, const GemmOperands& g, const GemmEpilogue& e);
+// PlanGemm's kTokens choice for an arch with mxu_count > 1 (codegen_mxu_plan.cc): units = mxu_count,
+// the m-tile, m_split and buffers that minimise the multi-unit cost model; units 1 if no wave fits.
+GemmPlan PlanGemmUnits(const CodegenContext& ctx, const GemmOperands& g, const GemmEpilogue& e);
+
+// The shape of one wave of a multi-unit plan (units > 1) for a GEMM of n_tiles column tiles.
+struct GemmWaveShape {
+  uint64_t group = 1;  // n-tiles per wave (units / m_split, at most n_tiles)
+  uint64_t tiles = 1;  // output tiles per wave = group * m_split <= units
+  uint64_t sub = 1;    // rows of the largest sub-tile: ceil(mt / m_split)
+};
+GemmWaveShape WaveShapeOf(const GemmPlan& plan, uint64_t n_tiles);
 
 void EmitGemm(CodegenContext& ctx, const GemmOperands& g, const GemmEpilogue& e);
 

@@ -129,6 +129,10 @@ GemmPlan PlanGemm(const CodegenContext& ctx, const GemmOperands& g, const GemmEp
     plan.resident = plan.chunk == d.KT;
     return plan;
   }
+  if (ctx.arch().mxu_count() > 1) {  // several matrix units (codegen_mxu_plan.cc), unless no wave fits
+    GemmPlan units = PlanGemmUnits(ctx, g, e);
+    if (units.units > 1) return units;
+  }
   // Balanced m-tiles: t tiles of ceil(M / t) rows, from the fewest tiles up. Beyond 64x the fewest
   // the weight traffic alone outweighs any A saving.
   const uint64_t t_min = CeilDiv(g.m, mt_max);

@@ -59,6 +59,7 @@ std::string CoreConfigDifference(const isa::ArchConfig& model, const isa::ArchCo
   TPUSIM_CORE_FIELD(weight_fifo_depth)
   TPUSIM_CORE_FIELD(vector_lanes)
   TPUSIM_CORE_FIELD(instruction_queue_depth)
+  TPUSIM_CORE_FIELD(mxu_count)
 #undef TPUSIM_CORE_FIELD
   for (isa::MatmulType mode : {isa::BF16_FP32, isa::INT8_INT32}) {
     if (isa::UbRows(arch, mode) != isa::UbRows(model, mode)) {

@@ -53,7 +53,12 @@ class RtlEngine final : public simulator::Engine {
     const std::vector<isa::Instruction>& code = *launch.code;
     TPUSIM_RETURN_IF_ERROR(CheckRtlArch(state.arch));
     TPUSIM_RETURN_IF_ERROR(CheckRtlSupport(code, state.mode));
-    if (!state.weight_fifo.empty() || !state.weights.empty()) {
+    if (state.mxu.size() != 1) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the rtl engine's core has one matrix unit; this device state has ", state.mxu.size(),
+          " (mxu_count ", state.arch.mxu_count(), ")"));
+    }
+    if (!state.mxu[0].weight_fifo.empty() || !state.mxu[0].weights.empty()) {
       return absl::FailedPreconditionError(
           "the rtl engine starts a launch with an empty weight FIFO and no array weights (the "
           "driver resets them for every launch); this device state holds weights from before");
@@ -88,8 +93,7 @@ class RtlEngine final : public simulator::Engine {
     job.progress = launch.progress;
     TPUSIM_ASSIGN_OR_RETURN(CoreResult result, runner->Run(job));
 
-    state.weight_fifo = std::move(trial.weight_fifo);
-    state.weights = std::move(trial.weights);
+    state.mxu = std::move(trial.mxu);
     state.semaphores = std::move(trial.semaphores);
     stats.engine = "rtl";
     stats.cycles = result.cycles;

@@ -77,6 +77,15 @@ absl::Status CheckRtlSupport(const std::vector<isa::Instruction>& code, isa::Mat
     if (const auto* a = std::get_if<isa::MatmulArgs>(&inst.args); a && a->rows == 0) {
       return Refuse(i, "MATMUL", "0-row instructions are not implemented by the RTL core");
     }
+    // The core has one matrix unit (CoreConfigDifference checks the arch's mxu_count).
+    if (const auto* a = std::get_if<isa::MatmulArgs>(&inst.args); a && a->mxu != 0) {
+      return Refuse(i, "MATMUL", absl::StrCat("mxu ", a->mxu, ": the RTL core has one matrix unit "
+                                              "(mxu 0)"));
+    }
+    if (const auto* a = std::get_if<isa::WeightsArgs>(&inst.args); a && a->mxu != 0) {
+      return Refuse(i, "LOAD_WEIGHTS", absl::StrCat("mxu ", a->mxu, ": the RTL core has one "
+                                                    "matrix unit (mxu 0)"));
+    }
     if (const auto* a = std::get_if<isa::ActivateArgs>(&inst.args)) {
       const std::optional<isa::ActFunc> f = isa::ActFuncFromCode(a->func);
       if (!f) continue;  // the functional pre-run names the bad code

@@ -23,8 +23,7 @@ void DeviceState::ResetOnChip(isa::MatmulType matmul_mode) {
   ub_rows = isa::UbRows(arch, mode);
   ub.assign(ub_rows * lanes, 0);
   acc.assign(static_cast<size_t>(arch.accumulator_entries()) * arch.array_cols(), 0);
-  weight_fifo.clear();
-  weights.clear();
+  mxu.assign(MxuCount(arch), MxuWeights{});
   semaphores.assign(256, 0);
 }
 
@@ -35,8 +34,7 @@ DeviceState DeviceState::Clone() const {
   copy.ub_rows = ub_rows;
   copy.ub = ub;
   copy.acc = acc;
-  copy.weight_fifo = weight_fifo;
-  copy.weights = weights;
+  copy.mxu = mxu;
   copy.semaphores = semaphores;
   return copy;
 }

@@ -24,27 +24,28 @@ inline uint32_t WrapAdd(uint32_t a, uint32_t b) { return a + b; }
 inline uint32_t IntRelu(uint32_t w) { return static_cast<int32_t>(w) < 0 ? 0u : w; }
 }  // namespace
 
-absl::Status Executor::PrepareWeights() {
+absl::Status Executor::PrepareWeights(size_t mxu) {
   const size_t rows = state_.arch.array_rows(), cols = state_.arch.array_cols();
-  const WeightTile& w = state_.weights;
+  const WeightTile& w = state_.mxu[mxu].weights;
+  UnitCache& unit = units_[mxu];
   if (int8_mode()) {
-    weights_i8_.resize(rows * cols);
+    unit.weights_i8.resize(rows * cols);
     for (size_t k = 0; k < rows; ++k) {
       for (size_t n = 0; n < cols; ++n) {
-        weights_i8_[n * rows + k] = static_cast<int8_t>(static_cast<int32_t>(w[k * cols + n]));
+        unit.weights_i8[n * rows + k] = static_cast<int8_t>(static_cast<int32_t>(w[k * cols + n]));
       }
     }
   } else {
-    weights_f32_.resize(rows * cols);
-    weights_have_nan_ = false;
+    unit.weights_f32.resize(rows * cols);
+    unit.weights_have_nan = false;
     for (size_t k = 0; k < rows; ++k) {
       for (size_t n = 0; n < cols; ++n) {
-        weights_f32_[k * cols + n] = AsF32(w[k * cols + n]);
-        weights_have_nan_ |= std::isnan(weights_f32_[k * cols + n]);
+        unit.weights_f32[k * cols + n] = AsF32(w[k * cols + n]);
+        unit.weights_have_nan |= std::isnan(unit.weights_f32[k * cols + n]);
       }
     }
   }
-  weights_ready_ = true;
+  unit.weights_ready = true;
   return absl::OkStatus();
 }
 
@@ -59,24 +60,29 @@ absl::Status Executor::ExecMATMUL(const isa::MatmulArgs& a) {
   }
   TPUSIM_RETURN_IF_ERROR(CheckUbRows("", a.ub_row, a.rows));
   TPUSIM_RETURN_IF_ERROR(CheckAccRows(a.acc_row, a.rows));
+  TPUSIM_RETURN_IF_ERROR(CheckMxu(a.mxu));
+  MxuWeights& mxu = state_.mxu[a.mxu];
+  UnitCache& unit = units_[a.mxu];
   if (a.pop_weights) {
-    if (state_.weight_fifo.empty()) {
+    if (mxu.weight_fifo.empty()) {
       return Error(absl::StatusCode::kFailedPrecondition,
-                   "weight FIFO underflow: pop_weights=1 but the FIFO is empty");
+                   absl::StrCat("weight FIFO underflow", OnMxu(a.mxu),
+                                ": pop_weights=1 but the FIFO is empty"));
     }
-  } else if (state_.weights.empty()) {
+  } else if (mxu.weights.empty()) {
     return Error(absl::StatusCode::kFailedPrecondition,
-                 "no weights were ever loaded into the array (pop_weights=0)");
+                 absl::StrCat("no weights were ever loaded into the array", OnMxu(a.mxu),
+                              " (pop_weights=0)"));
   }
   // Every check passed: from here on the instruction changes state.
   if (a.pop_weights) {
-    state_.weights = std::move(state_.weight_fifo.front());
-    state_.weight_fifo.pop_front();
-    array_extent_ = fifo_extents_.front();
-    fifo_extents_.pop_front();
-    weights_ready_ = false;
+    mxu.weights = std::move(mxu.weight_fifo.front());
+    mxu.weight_fifo.pop_front();
+    unit.array_extent = unit.fifo_extents.front();
+    unit.fifo_extents.pop_front();
+    unit.weights_ready = false;
   }
-  if (!weights_ready_) TPUSIM_RETURN_IF_ERROR(PrepareWeights());
+  if (!unit.weights_ready) TPUSIM_RETURN_IF_ERROR(PrepareWeights(a.mxu));
 
   const int rows = static_cast<int>(state_.arch.array_rows());
   const size_t cols = state_.arch.array_cols();
@@ -87,13 +93,13 @@ absl::Status Executor::ExecMATMUL(const isa::MatmulArgs& a) {
       for (int k = 0; k < rows; ++k) row_i8_[k] = num::SaturateInt8(static_cast<int32_t>(in[k]));
       for (size_t n = 0; n < cols; ++n) {
         const auto s = static_cast<uint32_t>(
-            num::ColumnDotInt8(row_i8_.data(), weights_i8_.data() + n * rows, rows, 1));
+            num::ColumnDotInt8(row_i8_.data(), unit.weights_i8.data() + n * rows, rows, 1));
         out[n] = a.accumulate ? WrapAdd(out[n], s) : s;
       }
     } else {
       for (int k = 0; k < rows; ++k) row_f32_[k] = num::RoundToBf16(AsF32(in[k]));
-      num::TileDotBf16(row_f32_.data(), weights_f32_.data(), rows, static_cast<int>(cols),
-                       dot_f32_.data(), weights_have_nan_);
+      num::TileDotBf16(row_f32_.data(), unit.weights_f32.data(), rows, static_cast<int>(cols),
+                       dot_f32_.data(), unit.weights_have_nan);
       for (size_t n = 0; n < cols; ++n) {
         const float s = dot_f32_[n];
         out[n] = AsWord(a.accumulate ? num::AddF32(AsF32(out[n]), s) : s);
@@ -101,7 +107,7 @@ absl::Status Executor::ExecMATMUL(const isa::MatmulArgs& a) {
     }
   }
   stats_.macs += a.rows * static_cast<uint64_t>(rows) * cols;
-  stats_.useful_macs += a.rows * array_extent_.first * array_extent_.second;
+  stats_.useful_macs += a.rows * unit.array_extent.first * unit.array_extent.second;
   return absl::OkStatus();
 }
 

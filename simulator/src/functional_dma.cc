@@ -101,11 +101,13 @@ absl::Status Executor::ExecLOAD_WEIGHTS(const isa::WeightsArgs& a) {
                  absl::StrCat("weight tile ", a.rows, "x", a.cols, " exceeds the ", array_rows, "x",
                               array_cols, " array"));
   }
+  TPUSIM_RETURN_IF_ERROR(CheckMxu(a.mxu));
+  std::deque<WeightTile>& fifo = state_.mxu[a.mxu].weight_fifo;
   const uint64_t depth = state_.arch.weight_fifo_depth();
-  if (state_.weight_fifo.size() >= depth) {
+  if (fifo.size() >= depth) {
     return Error(absl::StatusCode::kFailedPrecondition,
-                 absl::StrCat("weight FIFO overflow: it already holds ", state_.weight_fifo.size(),
-                              " tiles (weight_fifo_depth ", depth, ")"));
+                 absl::StrCat("weight FIFO overflow", OnMxu(a.mxu), ": it already holds ",
+                              fifo.size(), " tiles (weight_fifo_depth ", depth, ")"));
   }
   TPUSIM_ASSIGN_OR_RETURN(const uint64_t base, CheckDramRange(a.dram_addr, a.rows, a.cols,
                                                               a.row_stride, a.col_stride, bytes));
@@ -123,8 +125,8 @@ absl::Status Executor::ExecLOAD_WEIGHTS(const isa::WeightsArgs& a) {
                       : static_cast<uint32_t>(isa::F32Bits(num::RoundToBf16(isa::BitsF32(word))));
     }
   }
-  state_.weight_fifo.push_back(std::move(tile));
-  fifo_extents_.emplace_back(a.rows, a.cols);
+  fifo.push_back(std::move(tile));
+  units_[a.mxu].fifo_extents.emplace_back(a.rows, a.cols);
   stats_.dram_to_weights_bytes += a.rows * a.cols * bytes;
   return absl::OkStatus();
 }

@@ -77,17 +77,28 @@ absl::Status CheckStateShape(const isa::ArchConfig& engine_arch, const DeviceSta
         absl::StrCat("device state has no matmul mode (", isa::MatmulType_Name(s.mode), ")"));
   }
   const uint64_t rows = a.array_rows(), cols = a.array_cols();
+  if (MxuCount(a) != MxuCount(engine_arch)) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "device state has %u matrix units but the engine was created for %u (mxu_count)",
+        MxuCount(a), MxuCount(engine_arch)));
+  }
   const bool ok = a.array_rows() > 0 && a.array_cols() > 0 && s.lanes >= rows && s.lanes >= cols &&
                   s.ub.size() == s.ub_rows * s.lanes &&
                   s.acc.size() == uint64_t{a.accumulator_entries()} * cols &&
-                  (s.weights.empty() || s.weights.size() == rows * cols);
+                  s.mxu.size() == MxuCount(a);
   if (!ok) {
     return absl::FailedPreconditionError(
         "device state buffers do not match its ArchConfig (call ResetOnChip)");
   }
-  for (const WeightTile& t : s.weight_fifo) {
-    if (t.size() != rows * cols) {
-      return absl::FailedPreconditionError("a weight FIFO tile does not match the array size");
+  for (const MxuWeights& unit : s.mxu) {
+    if (!unit.weights.empty() && unit.weights.size() != rows * cols) {
+      return absl::FailedPreconditionError(
+          "device state buffers do not match its ArchConfig (call ResetOnChip)");
+    }
+    for (const WeightTile& t : unit.weight_fifo) {
+      if (t.size() != rows * cols) {
+        return absl::FailedPreconditionError("a weight FIFO tile does not match the array size");
+      }
     }
   }
   return absl::OkStatus();
@@ -95,8 +106,11 @@ absl::Status CheckStateShape(const isa::ArchConfig& engine_arch, const DeviceSta
 
 Executor::Executor(const Launch& launch, DeviceState& state) : launch_(launch), state_(state) {
   const uint64_t rows = state.arch.array_rows(), cols = state.arch.array_cols();
-  fifo_extents_.assign(state.weight_fifo.size(), {rows, cols});
-  if (!state.weights.empty()) array_extent_ = {rows, cols};
+  units_.resize(state.mxu.size());
+  for (size_t m = 0; m < units_.size(); ++m) {
+    units_[m].fifo_extents.assign(state.mxu[m].weight_fifo.size(), {rows, cols});
+    if (!state.mxu[m].weights.empty()) units_[m].array_extent = {rows, cols};
+  }
   row_f32_.resize(rows);
   dot_f32_.resize(cols);
   row_i8_.resize(rows);
@@ -162,6 +176,21 @@ absl::StatusOr<isa::DType> Executor::CheckDType(uint64_t code) const {
   if (!dtype)
     return Error(absl::StatusCode::kInvalidArgument, absl::StrCat("unknown dtype code ", code));
   return *dtype;
+}
+
+absl::Status Executor::CheckMxu(uint64_t mxu) const {
+  const size_t count = state_.mxu.size();
+  if (mxu >= count) {
+    return Error(absl::StatusCode::kOutOfRange,
+                 absl::StrCat("mxu ", mxu, " is not one of the ", count, " matrix unit",
+                              count == 1 ? "" : "s", " of arch '", state_.arch.name(),
+                              "' (mxu_count ", state_.arch.mxu_count(), ")"));
+  }
+  return absl::OkStatus();
+}
+
+std::string Executor::OnMxu(uint64_t mxu) const {
+  return state_.mxu.size() > 1 ? absl::StrCat(" on mxu ", mxu) : std::string();
 }
 
 absl::Status Executor::CheckUbRows(std::string_view what, uint64_t first, uint64_t count) const {

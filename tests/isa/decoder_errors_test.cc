@@ -40,10 +40,10 @@ TEST(IsaDecoder, DecoderRejectsReservedBits) {
       {0x01, 11},   // Dma: rsv [15:11]
       {0x01, 120},  // Dma: reserved [127:120]
       {0x02, 200},  // Dma (STORE): reserved [255:192]
-      {0x03, 100},  // Weights: reserved [127:96]
+      {0x03, 110},  // Weights: reserved [127:102] (mxu is [101:96])
       {0x03, 13},   // Weights: rsv [15:11]
       {0x10, 13},   // Matmul: rsv [15:13]
-      {0x10, 80},   // Matmul: reserved [255:80]
+      {0x10, 90},   // Matmul: reserved [255:86] (mxu is [85:80])
       {0x11, 13},   // Activate: rsv [15:13]
       {0x11, 104},  // Activate: reserved [255:104]
       {0x12, 15},   // Vector: rs [15]

@@ -72,7 +72,7 @@ TEST(CosimReport, TraceDifferenceNamesTheFirstInstructionWithBothSlices) {
   std::swap(rtl[0], rtl[2]);  // slice order does not matter, instruction order does
   EXPECT_EQ(FirstTraceDifference(cycle, "cycle", rtl, "rtl", code),
             "first diverging instruction 1 (LOAD_WEIGHTS dtype=f32 dram_addr=0x0 rows=8 cols=8 "
-            "row_stride=8 col_stride=1): cycle weight DMA [43, 99); rtl weight DMA [43, 100)");
+            "row_stride=8 col_stride=1 mxu=0): cycle weight DMA [43, 99); rtl weight DMA [43, 100)");
   rtl[1].end = 99;
   const std::optional<std::string> d = FirstTraceDifference(cycle, "cycle", rtl, "rtl", code);
   ASSERT_TRUE(d.has_value());
@@ -131,7 +131,7 @@ TEST(CosimReport, PrefixDivergenceNamesInstructionKMinusOne) {
   const std::vector<isa::Instruction> code = SmallProgram();
   EXPECT_EQ(FormatPrefixDivergence(code, {5, "UB row 0 lane 0: functional 0x1, rtl 0x2"}),
             "first diverging instruction 4 (MATMUL dtype=bf16 accumulate=0 pop_weights=1 ub_row=0 "
-            "acc_row=0 rows=8): after the first 5 instructions + SYNC + HALT, UB row 0 lane 0: "
+            "acc_row=0 rows=8 mxu=0): after the first 5 instructions + SYNC + HALT, UB row 0 lane 0: "
             "functional 0x1, rtl 0x2");
 }
 
@@ -238,7 +238,7 @@ TEST(CosimReport, CycleMismatchReportNamesTheFirstLateSlice) {
   // 2) = [65, 87): 87 cycles, the table's 1 + T + R + B + R + C - 2.
   EXPECT_EQ(CycleMismatchReport(c, "cycle", 87, "cosim_test_late_mxu", 88),
             "cycle 87 cycles, cosim_test_late_mxu 88 cycles; first diverging instruction 1 "
-            "(MATMUL dtype=bf16 accumulate=0 pop_weights=1 ub_row=0 acc_row=0 rows=8): cycle MXU "
+            "(MATMUL dtype=bf16 accumulate=0 pop_weights=1 ub_row=0 acc_row=0 rows=8 mxu=0): cycle MXU "
             "[65, 87); cosim_test_late_mxu MXU [66, 88)");
 }
 

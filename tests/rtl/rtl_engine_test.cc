@@ -192,6 +192,47 @@ TEST_F(RtlEngineTest, RefusesAnArchWithoutAModel) {
   EXPECT_THAT(r.status().message(), HasSubstr("array_rows 256 (model: 8)"));
 }
 
+TEST_F(RtlEngineTest, AWaitBehindAMatmulPassesWhenTheMatmulHasFedItsLastRow) {
+  // One matrix unit: the MATMUL releases the compute queue at s + B (timing.md rule 2, version 4),
+  // so the WAIT after it frees its queue entry at 129 and the LOAD behind the full compute queue
+  // (Q = 8) is dispatched at 130: LW [1, 17) done 57; MATMUL s 65 (shift [57, 65)), fed at 129;
+  // LOAD s 131, channel [131, 147), done 187 (tests/simulator/cycle_mxu_units_test.cc).
+  std::vector<Instruction> code = {LoadWeights(DType::F32, 0, 8, 8, 8),
+                                   Token(Opcode::SIGNAL, isa::Queue::Load, 0),
+                                   Matmul(0, 0, 64, true),
+                                   Token(Opcode::WAIT, isa::Queue::Compute, 0)};
+  for (int k = 0; k < 7; ++k) code.push_back(Vector(isa::VectorOp::Copy, 100, 100, 0, 1));
+  code.push_back(Load(DType::F32, 0, 200, 8, 8, 8));
+  code.push_back(Halt());
+  EXPECT_EQ(Cycles(code), 187u);
+}
+
+TEST_F(RtlEngineTest, RefusesSeveralMatrixUnitsBeforeRunning) {
+  // The core has one matrix unit: an arch with two is no model's, and a unit other than 0 is refused.
+  isa::ArchConfig two = isa::LoadArch("tiny").value();
+  two.set_mxu_count(2);
+  EXPECT_THAT(std::string(CheckRtlArch(two).message()), HasSubstr("mxu_count 2 (model: 1)"));
+  simulator::DeviceState state2(two, isa::BF16_FP32);
+  absl::StatusOr<simulator::RunStats> r = RunOn("rtl", {Halt()}, state2);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("mxu_count 2 (model: 1)"));
+
+  const isa::ArchConfig a = isa::LoadArch("tiny").value();
+  simulator::DeviceState state(a, isa::BF16_FP32);
+  Instruction lw = LoadWeights(DType::F32, 0, 8, 8, 8);
+  lw.as<isa::WeightsArgs>().mxu = 1;
+  r = RunOn("rtl", {lw, Halt()}, state);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(r.status().message(), HasSubstr("instruction 0 (LOAD_WEIGHTS): mxu 1"));
+  Instruction mm = Matmul(0, 0, 8, true);
+  mm.as<isa::MatmulArgs>().mxu = 3;
+  r = RunOn("rtl", {LoadWeights(DType::F32, 0, 8, 8, 8), mm, Halt()}, state);
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("instruction 1 (MATMUL): mxu 3"));
+  EXPECT_TRUE(state.mxu[0].weight_fifo.empty());  // refused before anything ran
+}
+
 TEST_F(RtlEngineTest, FunctionalErrorsComeFirstAndNothingIsWritten) {
   const isa::ArchConfig a = isa::LoadArch("tiny").value();
   simulator::DeviceState state(a, isa::BF16_FP32);

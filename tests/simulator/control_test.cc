@@ -126,7 +126,7 @@ TEST_F(SimTest, AccumulatorOverflowIsAnErrorAndWritesNothing) {
   EXPECT_STATUS(Run(code).status(), absl::StatusCode::kOutOfRange,
                 "instruction 1 (MATMUL): accumulator rows [60, 68)");
   EXPECT_EQ(Acc(63, 0), 5.0f);
-  EXPECT_EQ(state_.weight_fifo.size(), 1u);  // not popped
+  EXPECT_EQ(state_.mxu[0].weight_fifo.size(), 1u);  // not popped
   EXPECT_STATUS(Run({Activate(isa::ActFunc::None, 63, 0, 2), Halt()}).status(),
                 absl::StatusCode::kOutOfRange, "instruction 0 (ACTIVATE): accumulator rows");
   EXPECT_STATUS(Run({Activate(isa::ActFunc::None, 0, 0, 1, true, 512), Halt()}).status(),

@@ -157,7 +157,7 @@ TEST(CycleModelTest, TilesAndTokensLeftByTheLastLaunchAreThereAtCycleZero) {
   ASSERT_TRUE(rig.Run({LoadWeights(DType::F32, 0, 8, 8, 8), Token(Opcode::SIGNAL, Queue::Load, 3),
                        Halt()})
                   .ok());
-  ASSERT_EQ(rig.state().weight_fifo.size(), 1u);
+  ASSERT_EQ(rig.state().mxu[0].weight_fifo.size(), 1u);
   // The tile shifts over [0, R): MATMUL d 0 starts at 8 and completes at 8 + 4 + 8 + 8 - 2 = 26.
   // The WAIT (d 1) finds the token at 2.
   auto stats = rig.Run({Matmul(0, 0, 4, true), Token(Opcode::WAIT, Queue::Store, 3), Halt()});
@@ -166,7 +166,7 @@ TEST(CycleModelTest, TilesAndTokensLeftByTheLastLaunchAreThereAtCycleZero) {
   EXPECT_EQ(stats->buckets.weight_load_stall, 0u);  // the tile was in the FIFO from cycle 0
   EXPECT_EQ(stats->buckets.weight_shift, 7u);       // ready at 1, start at 8
   EXPECT_EQ(rig.state().semaphores[3], 0u);
-  EXPECT_TRUE(rig.state().weight_fifo.empty());
+  EXPECT_TRUE(rig.state().mxu[0].weight_fifo.empty());
 }
 
 // ---- The TPU v1 paper (Jouppi et al., ISCA 2017) on the tpu-v1 preset -----------------------

@@ -132,7 +132,7 @@ TEST_F(MatmulTest, FifoPopsTilesInOrder) {
       EXPECT_EQ(Acc(4 + i, n), 2 * ref[i * kN + n]);
     }
   }
-  EXPECT_TRUE(state_.weight_fifo.empty());
+  EXPECT_TRUE(state_.mxu[0].weight_fifo.empty());
 }
 
 TEST_F(MatmulTest, FifoOverflowIsAnError) {
@@ -144,7 +144,7 @@ TEST_F(MatmulTest, FifoOverflowIsAnError) {
   };
   EXPECT_STATUS(Run(code).status(), absl::StatusCode::kFailedPrecondition,
                 "instruction 2 (LOAD_WEIGHTS): weight FIFO overflow");
-  EXPECT_EQ(state_.weight_fifo.size(), 2u);
+  EXPECT_EQ(state_.mxu[0].weight_fifo.size(), 2u);
 }
 
 TEST_F(MatmulTest, PopFromEmptyFifoIsAnError) {
@@ -166,7 +166,7 @@ TEST_F(MatmulTest, MatmulWithoutAnyWeightsIsAnError) {
 TEST_F(MatmulTest, OversizedWeightTileIsAnError) {
   EXPECT_STATUS(Run({LoadWeights(DType::F32, kW, 9, 4, 4), Halt()}).status(),
                 absl::StatusCode::kOutOfRange, "instruction 0 (LOAD_WEIGHTS): weight tile 9x4");
-  EXPECT_TRUE(state_.weight_fifo.empty());
+  EXPECT_TRUE(state_.mxu[0].weight_fifo.empty());
 }
 
 TEST_F(MatmulTest, MatmulDtypeMustMatchTheDeviceMode) {
@@ -177,7 +177,7 @@ TEST_F(MatmulTest, MatmulDtypeMustMatchTheDeviceMode) {
   };
   EXPECT_STATUS(Run(code).status(), absl::StatusCode::kFailedPrecondition,
                 "instruction 1 (MATMUL): dtype i8");
-  EXPECT_EQ(state_.weight_fifo.size(), 1u);  // the failing MATMUL popped nothing
+  EXPECT_EQ(state_.mxu[0].weight_fifo.size(), 1u);  // the failing MATMUL popped nothing
 }
 
 TEST_F(SimTest, Bf16InputsAndWeightsAreRoundedToNearestEven) {

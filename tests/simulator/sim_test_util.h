@@ -172,8 +172,7 @@ class SimTest : public ::testing::Test {
     mirror_.ResetOnChip(state_.mode);
     mirror_.ub = state_.ub;
     mirror_.acc = state_.acc;
-    mirror_.weight_fifo = state_.weight_fifo;
-    mirror_.weights = state_.weights;
+    mirror_.mxu = state_.mxu;
     mirror_.semaphores = state_.semaphores;
   }
 
@@ -240,8 +239,13 @@ class SimTest : public ::testing::Test {
     EXPECT_EQ(cycle->buckets.total(), cycle->cycles);
     EXPECT_TRUE(mirror_.ub == state_.ub) << "cycle engine: UB differs";
     EXPECT_TRUE(mirror_.acc == state_.acc) << "cycle engine: accumulators differ";
-    EXPECT_TRUE(mirror_.weight_fifo == state_.weight_fifo) << "cycle engine: weight FIFO differs";
-    EXPECT_TRUE(mirror_.weights == state_.weights) << "cycle engine: array weights differ";
+    for (size_t m = 0; m < state_.mxu.size() && m < mirror_.mxu.size(); ++m) {
+      EXPECT_TRUE(mirror_.mxu[m].weight_fifo == state_.mxu[m].weight_fifo)
+          << "cycle engine: weight FIFO of mxu " << m << " differs";
+      EXPECT_TRUE(mirror_.mxu[m].weights == state_.mxu[m].weights)
+          << "cycle engine: array weights of mxu " << m << " differ";
+    }
+    EXPECT_EQ(mirror_.mxu.size(), state_.mxu.size());
     EXPECT_TRUE(mirror_.semaphores == state_.semaphores) << "cycle engine: tokens differ";
     // DRAM: every byte a STORE of the program may have written.
     for (const Instruction& inst : *launch.code) {

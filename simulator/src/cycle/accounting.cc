@@ -3,8 +3,11 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
 #include <variant>
 #include <vector>
+
+#include "absl/strings/str_cat.h"
 
 namespace tpusim::simulator::cycle {
 namespace {
@@ -55,6 +58,16 @@ CycleBuckets Sweep(std::vector<Edge> edges, uint64_t cycles) {
   return out;
 }
 
+// The trace track of an instruction whose unit is `unit`: matrix unit 0 keeps "MXU", unit k >= 1
+// is "MXU k".
+std::string TrackOf(const isa::Instruction& inst, const char* unit) {
+  if (inst.opcode == isa::Opcode::MATMUL) {
+    const uint64_t mxu = std::get<isa::MatmulArgs>(inst.args).mxu;
+    if (mxu > 0) return absl::StrCat(unit, " ", mxu);
+  }
+  return unit;
+}
+
 }  // namespace
 
 void Account(const Job& job, bool collect_trace, RunStats& stats) {
@@ -66,7 +79,8 @@ void Account(const Job& job, bool collect_trace, RunStats& stats) {
   std::vector<uint64_t> op_first(attribute ? program->op_names_size() : 0, kNever);
   std::vector<uint64_t> op_last(op_first.size(), 0);
   std::vector<Edge> edges;
-  uint64_t next_matmul_start = kNever;  // scanning backwards: the start of the next MATMUL
+  // Scanning backwards: per matrix unit, the start of the next MATMUL on it.
+  std::vector<uint64_t> next_matmul_start(job.state.mxu.size(), kNever);
   if (collect_trace) stats.trace.clear();
   std::vector<TraceSlice> reversed;
 
@@ -88,8 +102,10 @@ void Account(const Job& job, bool collect_trace, RunStats& stats) {
         }
         stats.ub_to_array_bytes += a.rows * p.rows * 4;
         stats.accumulator_bytes += a.rows * p.cols * 4;
-        end = std::min(t.end, next_matmul_start);  // MXU slices never overlap on the timeline
-        next_matmul_start = t.start;
+        if (a.mxu < next_matmul_start.size()) {  // a unit's MXU slices never overlap
+          end = std::min(t.end, next_matmul_start[a.mxu]);
+          next_matmul_start[a.mxu] = t.start;
+        }
         break;
       }
       case isa::Opcode::WAIT:
@@ -120,7 +136,7 @@ void Account(const Job& job, bool collect_trace, RunStats& stats) {
     }
     const char* unit = TraceUnitOf(inst.opcode);
     if (collect_trace && unit != nullptr) {
-      reversed.push_back(TraceSlice{unit, static_cast<uint32_t>(n), begin, end});
+      reversed.push_back(TraceSlice{TrackOf(inst, unit), static_cast<uint32_t>(n), begin, end});
     }
   }
   stats.cycles = cycles;

@@ -1,6 +1,7 @@
 // Mxu and VectorUnit (compute_units.h).
 #include "compute_units.h"
 
+#include <algorithm>
 #include <variant>
 
 #include "instruction_queue.h"
@@ -16,29 +17,39 @@ Mxu::Mxu(sc_core::sc_module_name name, Wiring* wiring) : sc_core::sc_module(name
   dont_initialize();
 }
 
+void Mxu::Reset() { units_.assign(w_->job->state.mxu.size(), Unit{}); }
+
 void Mxu::Start(uint32_t i) {
   Job* job = w_->job;
   if (!job->Apply(i)) return;
   const auto& a = std::get<isa::MatmulArgs>(job->code[i].args);
-  if (a.pop_weights) job->popped_tile[i] = w_->weights->Pop();
+  Unit& unit = units_[a.mxu];  // the Executor checked a.mxu
+  if (a.pop_weights) job->popped_tile[i] = w_->weights->Pop(a.mxu);
   const uint64_t now = job->Now();
   const uint64_t duration = job->mxu->MatmulCycles(a.rows);
-  pending_.emplace_back(Saturate(static_cast<unsigned __int128>(now) + duration), i);
-  // Completions are taken in start order. Both dataflows keep them in that order by themselves,
-  // except an OS MATMUL of 0 rows (no pass) behind one still draining: it completes with that one.
-  if (pending_.size() == 1) done_.notify(Cycles(duration));
+  unit.free_at = Saturate(static_cast<unsigned __int128>(now) + job->mxu->ReleaseCycles(a.rows));
+  unit.pending.emplace_back(Saturate(static_cast<unsigned __int128>(now) + duration), i);
+  // A unit completes its MATMULs in start order. Both dataflows keep them in that order by
+  // themselves, except an OS MATMUL of 0 rows (no pass) behind one still draining: it completes
+  // with that one. The event keeps only its earliest notification, so this never delays another
+  // unit's completion.
+  if (unit.pending.size() == 1) done_.notify(Cycles(duration));
 }
 
 void Mxu::Done() {
   Job* job = w_->job;
   if (job == nullptr || !job->running()) return;
   const uint64_t now = job->Now();
-  while (!pending_.empty() && pending_.front().first <= now) {
-    const uint32_t i = pending_.front().second;
-    pending_.pop_front();
-    w_->queues[kComputeQueue]->Complete(i);
+  uint64_t next = kNever;
+  for (Unit& unit : units_) {
+    while (!unit.pending.empty() && unit.pending.front().first <= now) {
+      const uint32_t i = unit.pending.front().second;
+      unit.pending.pop_front();
+      w_->queues[kComputeQueue]->Complete(i);
+    }
+    if (!unit.pending.empty()) next = std::min(next, unit.pending.front().first);
   }
-  if (!pending_.empty()) done_.notify(Cycles(pending_.front().first - now));
+  if (next != kNever) done_.notify(Cycles(next - now));
 }
 
 // ---- VectorUnit -------------------------------------------------------------------------------

@@ -81,7 +81,15 @@ bool InstructionQueue::TryStart(const Entry& e, uint64_t now) {
     wait_ = Wait::kDrain;  // the previous instruction's release (DMA) or completion will set it
     return false;
   }
-  const uint64_t earliest = std::max(t.dispatch + 1, release_at_);
+  uint64_t earliest = std::max(t.dispatch + 1, release_at_);
+  if (inst.opcode == isa::Opcode::LOAD_WEIGHTS || inst.opcode == isa::Opcode::MATMUL) {
+    const uint64_t unit = inst.opcode == isa::Opcode::MATMUL
+                              ? std::get<isa::MatmulArgs>(inst.args).mxu
+                              : std::get<isa::WeightsArgs>(inst.args).mxu;
+    if (unit >= w_->weights->units()) return FailOnUnit(e.index);
+    // Rule 5: a MATMUL also waits until its unit has fed the previous MATMUL's last row.
+    if (inst.opcode == isa::Opcode::MATMUL) earliest = std::max(earliest, w_->mxu->FreeAt(unit));
+  }
   if (now < earliest) {
     wait_ = Wait::kTime;
     wake_.notify(Cycles(earliest - now));
@@ -120,12 +128,13 @@ bool InstructionQueue::TryStart(const Entry& e, uint64_t now) {
                           : inst.opcode == isa::Opcode::STORE ? w_->store_dma
                                                               : w_->weight_dma;
       if (inst.opcode == isa::Opcode::LOAD_WEIGHTS) {
-        // Rule 4: only while fewer than F tiles are loaded and not yet popped.
-        if (!w_->weights->HasSpace()) {
+        // Rule 4: only while its unit holds fewer than F tiles loaded and not yet popped.
+        const uint64_t unit = std::get<isa::WeightsArgs>(inst.args).mxu;
+        if (!w_->weights->HasSpace(unit)) {
           wait_ = Wait::kFifoSpace;
           return false;  // the MATMUL that pops kicks the load queue
         }
-        w_->weights->Reserve();
+        w_->weights->Reserve(unit);
       }
       // Rule 3: the channel is held X'(S, rows) cycles (bandwidth or the UB port, whichever binds);
       // the engine releases the queue when the transfer has left the channel.
@@ -138,16 +147,21 @@ bool InstructionQueue::TryStart(const Entry& e, uint64_t now) {
       return true;
     }
     case isa::Opcode::MATMUL: {
-      // Rule 5: a pop waits for full shadow weights (OS: for its tile in the FIFO); the dataflow
-      // says when the next MATMUL may start (WS: s + B).
+      // Rule 5: a pop waits for its unit's full shadow weights (OS: for its tile in the unit's
+      // FIFO). Rule 2: with several units the MATMUL is handed to its unit's feeder at s and
+      // releases the queue at s + 1, so a MATMUL for another unit may start the next cycle (a
+      // 0-row MATMUL feeds nothing and releases it at s); with one unit it releases the queue when
+      // it has fed its last row (WS: s + B), as the RTL core does.
       const auto& a = std::get<isa::MatmulArgs>(inst.args);
-      if (a.pop_weights && !w_->weights->ShadowFull()) {
+      if (a.pop_weights && !w_->weights->ShadowFull(a.mxu)) {
         wait_ = Wait::kWeights;
-        return false;  // the weight path kicks the compute queue when the shadow fills
+        return false;  // the weight path kicks the compute queue when a shadow fills
       }
       t.start = now;
       ++in_flight_;
-      release_at_ = Saturate(static_cast<unsigned __int128>(now) + job->mxu->ReleaseCycles(a.rows));
+      const uint64_t fed = job->mxu->ReleaseCycles(a.rows);
+      release_at_ = w_->weights->units() > 1 ? now + std::min<uint64_t>(1, fed)
+                                             : Saturate(static_cast<unsigned __int128>(now) + fed);
       w_->mxu->Start(e.index);
       return true;
     }
@@ -177,6 +191,15 @@ bool InstructionQueue::TryStart(const Entry& e, uint64_t now) {
   }
 }
 
+bool InstructionQueue::FailOnUnit(uint32_t i) {
+  Job* job = w_->job;
+  if (job->Apply(i)) {  // the Executor checks the unit against the same count: never reached
+    job->Fail(absl::InternalError(absl::StrCat("instruction ", i, " names a matrix unit the cycle "
+                                               "engine does not have but the Executor accepted it")));
+  }
+  return false;
+}
+
 bool InstructionQueue::WithinHorizon(uint32_t i, uint64_t cycles) {
   if (cycles <= kMaxInstructionCycles) return true;
   // Almost surely out of range: let the Executor say so in its words; else refuse the duration.
@@ -190,6 +213,10 @@ bool InstructionQueue::WithinHorizon(uint32_t i, uint64_t cycles) {
   return false;
 }
 
+std::string InstructionQueue::OfUnit(uint64_t unit) const {
+  return w_->weights->units() > 1 ? absl::StrCat(" of mxu ", unit) : std::string();
+}
+
 std::string InstructionQueue::Blocked() const {
   if (waiting_.empty()) return "";
   const Job* job = w_->job;
@@ -200,12 +227,16 @@ std::string InstructionQueue::Blocked() const {
   switch (wait_) {
     case Wait::kToken:
       return absl::StrCat(what, "waits for channel ", std::get<isa::TokenArgs>(inst.args).channel);
-    case Wait::kFifoSpace:
-      return absl::StrCat(what, "waits for space in the weight FIFO (all ",
+    case Wait::kFifoSpace: {
+      const uint64_t unit = std::get<isa::WeightsArgs>(inst.args).mxu;
+      return absl::StrCat(what, "waits for space in the weight FIFO", OfUnit(unit), " (all ",
                           job->params.fifo_depth, " tiles are loaded and not popped)");
-    case Wait::kWeights:
+    }
+    case Wait::kWeights: {
+      const uint64_t unit = std::get<isa::MatmulArgs>(inst.args).mxu;
       return absl::StrCat(what, "waits for weights (no tile is on its way to ",
-                          job->mxu->WeightSource(), ")");
+                          job->mxu->WeightSource(), OfUnit(unit), ")");
+    }
     default:
       return absl::StrCat(what, "cannot start");
   }

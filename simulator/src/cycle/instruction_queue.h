@@ -23,9 +23,11 @@ class InstructionQueue : public sc_core::sc_module {
   // The controller dispatched instruction i to this queue now. ticket: for a WAIT, its number among
   // the WAITs of its channel in program order (1 = first).
   void Push(uint32_t i, uint64_t ticket);
-  // A unit completed instruction i now. A MATMUL released the queue at its start plus
-  // job.mxu->ReleaseCycles(B) (WS: s + B) and a DMA when its transfer left the DRAM channel
-  // (Release); ACTIVATE and VECTOR release it at completion.
+  // A unit completed instruction i now. A MATMUL released the queue at its start + 1 on a device
+  // with several matrix units (handed to its unit, which feeds until s +
+  // job.mxu->ReleaseCycles(B), Mxu::FreeAt), at s + ReleaseCycles(B) on a one-unit device; a DMA
+  // when its transfer left the DRAM channel (Release); ACTIVATE and VECTOR release it at
+  // completion.
   void Complete(uint32_t i);
   // The DMA started last by this queue has left the DRAM channel now: the queue is released.
   void Release();
@@ -43,6 +45,11 @@ class InstructionQueue : public sc_core::sc_module {
   // Starts the head at `now` if it can (true), else records why not in wait_.
   bool TryStart(const Entry& e, uint64_t now);
   void Finish(uint32_t i, uint64_t now);  // completes a zero-cycle SIGNAL/WAIT
+  // Instruction i (LOAD_WEIGHTS or MATMUL) names a matrix unit the device does not have: the
+  // Executor reports it and the run stops. Returns false.
+  bool FailOnUnit(uint32_t i);
+  // " of mxu <unit>" when the device has several matrix units, else "".
+  std::string OfUnit(uint64_t unit) const;
   // False (and the run stops) when instruction i would take more than kMaxInstructionCycles.
   bool WithinHorizon(uint32_t i, uint64_t cycles);
 

@@ -5,6 +5,15 @@
 #include <utility>
 
 namespace tpusim::simulator::cycle {
+namespace {
+
+size_t TilesAtLaunch(const DeviceState& s) {
+  size_t n = 0;
+  for (const MxuWeights& unit : s.mxu) n += unit.weight_fifo.size();
+  return n;
+}
+
+}  // namespace
 
 Job::Job(const Launch& l, DeviceState& s, const std::vector<isa::Instruction>& c,
          const isa::ArchConfig& arch, std::unique_ptr<const MxuTiming> m)
@@ -15,7 +24,7 @@ Job::Job(const Launch& l, DeviceState& s, const std::vector<isa::Instruction>& c
       mxu(std::move(m)),
       times(c.size()),
       popped_tile(c.size(), kNoTile),
-      tile_arrival(s.weight_fifo.size(), 0),
+      tile_arrival(TilesAtLaunch(s), 0),
       executor_(l, s) {
   for (size_t ch = 0; ch < kTokenChannels && ch < s.semaphores.size(); ++ch) {
     tokens_signalled[ch] = s.semaphores[ch];

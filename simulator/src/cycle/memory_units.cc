@@ -2,6 +2,7 @@
 #include "memory_units.h"
 
 #include <algorithm>
+#include <variant>
 
 #include "instruction_queue.h"
 
@@ -103,7 +104,9 @@ void DmaEngine::Done() {
     const uint32_t i = flight_.front().index;
     flight_.pop_front();
     if (!job->Apply(i)) return;
-    if (who_ == DramChannel::kWeight) w_->weights->Arrive();
+    if (who_ == DramChannel::kWeight) {
+      w_->weights->Arrive(std::get<isa::WeightsArgs>(job->code[i].args).mxu);
+    }
     w_->queues[queue_]->Complete(i);
   }
   if (!flight_.empty()) done_.notify(Cycles(flight_.front().complete - now));
@@ -120,31 +123,35 @@ WeightPath::WeightPath(sc_core::sc_module_name name, Wiring* wiring)
 
 void WeightPath::Reset() {
   const Job& job = *w_->job;
-  fifo_.clear();
-  for (uint32_t tile = 0; tile < job.tile_arrival.size(); ++tile) fifo_.push_back(tile);
-  held_ = fifo_.size();
-  shifting_ = false;
-  shift_done_ = 0;
-  shifting_tile_ = kNoTile;
-  shadow_full_ = false;
-  shadow_tile_ = kNoTile;
-  if (!fifo_.empty()) wake_.notify(sc_core::SC_ZERO_TIME);
+  units_.assign(job.state.mxu.size(), Unit{});
+  uint32_t tile = 0;
+  bool any = false;
+  for (size_t m = 0; m < units_.size(); ++m) {
+    const size_t at_launch = job.state.mxu[m].weight_fifo.size();
+    for (size_t n = 0; n < at_launch; ++n) units_[m].fifo.push_back(tile++);
+    units_[m].held = units_[m].fifo.size();
+    any |= !units_[m].fifo.empty();
+  }
+  if (any) wake_.notify(sc_core::SC_ZERO_TIME);
 }
 
-bool WeightPath::HasSpace() const { return held_ < w_->job->params.fifo_depth; }
+bool WeightPath::HasSpace(size_t unit) const {
+  return units_[unit].held < w_->job->params.fifo_depth;
+}
 
-void WeightPath::Arrive() {
+void WeightPath::Arrive(size_t unit) {
   Job* job = w_->job;
-  fifo_.push_back(static_cast<uint32_t>(job->tile_arrival.size()));
+  units_[unit].fifo.push_back(static_cast<uint32_t>(job->tile_arrival.size()));
   job->tile_arrival.push_back(job->Now());
   wake_.notify(sc_core::SC_ZERO_TIME);
 }
 
-uint32_t WeightPath::Pop() {
-  const uint32_t tile = shadow_tile_;
-  shadow_full_ = false;
-  shadow_tile_ = kNoTile;
-  --held_;
+uint32_t WeightPath::Pop(size_t unit) {
+  Unit& u = units_[unit];
+  const uint32_t tile = u.shadow_tile;
+  u.shadow_full = false;
+  u.shadow_tile = kNoTile;
+  --u.held;
   w_->queues[kLoadQueue]->Kick();  // a LOAD_WEIGHTS may be waiting for space
   wake_.notify(sc_core::SC_ZERO_TIME);
   return tile;
@@ -154,24 +161,28 @@ void WeightPath::Shift() {
   Job* job = w_->job;
   if (job == nullptr || !job->running()) return;
   const uint64_t now = job->Now();
-  if (shifting_) {
-    if (now < shift_done_) {
-      wake_.notify(Cycles(shift_done_ - now));
-      return;
+  const uint64_t shift = job->mxu->WeightShiftCycles();  // OS: 0, the FIFO head is poppable
+  bool filled = false;
+  uint64_t next = kNever;  // the earliest shift still running after this cycle
+  for (Unit& u : units_) {
+    if (u.shifting && now >= u.shift_done) {
+      u.shifting = false;
+      u.shadow_full = true;
+      u.shadow_tile = u.shifting_tile;
+      filled = true;
     }
-    shifting_ = false;
-    shadow_full_ = true;
-    shadow_tile_ = shifting_tile_;
-    w_->queues[kComputeQueue]->Kick();  // a MATMUL may be waiting for these weights
+    if (!u.shifting && !u.shadow_full && !u.fifo.empty()) {
+      u.shifting = true;
+      u.shifting_tile = u.fifo.front();
+      u.fifo.pop_front();
+      u.shift_done = now + shift;
+    }
+    if (u.shifting) next = std::min(next, u.shift_done);
   }
-  if (!shadow_full_ && !fifo_.empty()) {
-    shifting_ = true;
-    shifting_tile_ = fifo_.front();
-    fifo_.pop_front();
-    const uint64_t shift = job->mxu->WeightShiftCycles();  // OS: 0, the FIFO head is poppable
-    shift_done_ = now + shift;
-    wake_.notify(Cycles(shift));
-  }
+  // One event serves every unit: it keeps only its earliest notification, so it is re-armed here
+  // for the earliest shift still running (a zero-cycle shift finishes in the next delta cycle).
+  if (next != kNever) wake_.notify(Cycles(next - now));
+  if (filled) w_->queues[kComputeQueue]->Kick();  // a MATMUL may be waiting for these weights
 }
 
 }  // namespace tpusim::simulator::cycle

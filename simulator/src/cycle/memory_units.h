@@ -1,6 +1,6 @@
 // The memory side of the cycle engine (docs/timing.md rules 3 and 4): the one DRAM channel, the
-// three DMA engines that use it (load, weight, store) and the weight path (weight FIFO, weight shift
-// into the shadow weights, pop into the array). Kernel thread only.
+// three DMA engines that use it (load, weight, store) and the weight path of each matrix unit (weight
+// FIFO, weight shift into the shadow weights, pop into the array). Kernel thread only.
 #pragma once
 
 #include <cstdint>
@@ -78,36 +78,43 @@ class DmaEngine : public sc_core::sc_module {
   uint64_t next_ticket_ = 0;
 };
 
-// The weight path. `held` counts every tile loaded and not yet popped by a MATMUL — in flight from
-// DRAM, waiting in the FIFO, shifting, or in the shadow weights — which is what the functional
-// engine's weight FIFO holds; a LOAD_WEIGHTS may start only while held < F. The head tile of the FIFO
-// shifts into the shadow weights over job.mxu->WeightShiftCycles() cycles (WS: R; OS: 0, the FIFO
-// head itself is what a pop takes) once they are empty; a MATMUL with pop_weights takes the shadow
-// tile into the array at its start.
+// The weight path of every matrix unit (rule 4, per unit since version 4). Unit m's `held` counts
+// every tile loaded for it and not yet popped by a MATMUL on it — in flight from DRAM, waiting in
+// its FIFO, shifting, or in its shadow weights — which is what the functional engine's weight FIFO
+// of unit m holds; a LOAD_WEIGHTS mxu=m may start only while unit m holds fewer than F. Each unit's
+// head tile shifts into its own shadow weights over job.mxu->WeightShiftCycles() cycles (WS: R;
+// OS: 0, the FIFO head itself is what a pop takes) once they are empty; a MATMUL with pop_weights
+// takes its unit's shadow tile into its array at its start. Tiles are numbered across all units in
+// the order they enter a FIFO (job.tile_arrival). `unit` arguments are below units().
 class WeightPath : public sc_core::sc_module {
  public:
   SC_HAS_PROCESS(WeightPath);
   WeightPath(sc_core::sc_module_name name, Wiring* wiring);
-  // Tiles already in the device's FIFO at launch are in the FIFO at cycle 0.
+  // One weight set per unit of the job's device; tiles already in a unit's FIFO at launch are in
+  // that FIFO at cycle 0.
   void Reset();
-  bool HasSpace() const;
-  void Reserve() { ++held_; }      // a LOAD_WEIGHTS started
-  void Arrive();                   // its tile entered the FIFO now
-  bool ShadowFull() const { return shadow_full_; }
-  uint32_t Pop();                  // a MATMUL takes the shadow tile now; returns its number
-  uint64_t held() const { return held_; }
+  size_t units() const { return units_.size(); }
+  bool HasSpace(size_t unit) const;
+  void Reserve(size_t unit) { ++units_[unit].held; }  // a LOAD_WEIGHTS to `unit` started
+  void Arrive(size_t unit);                             // its tile entered the unit's FIFO now
+  bool ShadowFull(size_t unit) const { return units_[unit].shadow_full; }
+  uint32_t Pop(size_t unit);  // a MATMUL takes the unit's shadow tile now; returns its number
+  uint64_t held(size_t unit) const { return units_[unit].held; }
 
  private:
-  void Shift();  // SC_METHOD on wake_
+  struct Unit {
+    std::deque<uint32_t> fifo;  // tile numbers, head first
+    uint64_t held = 0;
+    bool shifting = false;
+    uint64_t shift_done = 0;
+    uint32_t shifting_tile = kNoTile;
+    bool shadow_full = false;
+    uint32_t shadow_tile = kNoTile;
+  };
+  void Shift();  // SC_METHOD on wake_: advances every unit, re-arms for the next shift to finish
   Wiring* w_;
   sc_core::sc_event wake_;
-  std::deque<uint32_t> fifo_;  // tile numbers, head first
-  uint64_t held_ = 0;
-  bool shifting_ = false;
-  uint64_t shift_done_ = 0;
-  uint32_t shifting_tile_ = kNoTile;
-  bool shadow_full_ = false;
-  uint32_t shadow_tile_ = kNoTile;
+  std::vector<Unit> units_;
 };
 
 }  // namespace tpusim::simulator::cycle

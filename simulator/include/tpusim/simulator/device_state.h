@@ -1,5 +1,5 @@
-// The architectural state of one device: DRAM, unified buffer (UB), accumulators, weight FIFO and the
-// array's current weights, and the token semaphores. Engines execute programs against it.
+// The architectural state of one device: DRAM, unified buffer (UB), accumulators, the weight FIFO and
+// the array's current weights of each matrix unit, and the token semaphores. Engines execute programs against it.
 // Not thread-safe: the driver serializes launches on a device.
 #pragma once
 
@@ -39,12 +39,24 @@ class Dram {
 // row-major (index k * array_cols + n).
 using WeightTile = std::vector<uint32_t>;
 
+// The weights of one matrix unit (opcodes.def, formats Weights and Matmul): LOAD_WEIGHTS mxu=m pushes
+// into unit m's FIFO (at most weight_fifo_depth tiles), MATMUL mxu=m pops from it into its array.
+struct MxuWeights {
+  std::deque<WeightTile> weight_fifo;  // loaded, not yet popped; head first
+  WeightTile weights;                  // the tile in the array (empty until the first pop)
+  bool operator==(const MxuWeights& o) const {
+    return weight_fifo == o.weight_fifo && weights == o.weights;
+  }
+  bool operator!=(const MxuWeights& o) const { return !(*this == o); }
+};
+
 struct DeviceState {
   // Sizes UB for `mode` (UbRows(arch, mode) rows of UbLanes(arch) words) and the accumulators for
   // accumulator_entries rows of array_cols words. DRAM is arch.dram_bytes.
   DeviceState(const isa::ArchConfig& arch, isa::MatmulType mode);
 
-  // Resizes and zeroes UB/accumulators/FIFO/semaphores for a launch in `mode` (DRAM is kept).
+  // Resizes and zeroes UB/accumulators/semaphores, and empties every unit's FIFO and array weights,
+  // for a launch in `mode` (DRAM is kept).
   void ResetOnChip(isa::MatmulType mode);
 
   isa::ArchConfig arch;
@@ -54,8 +66,8 @@ struct DeviceState {
   Dram dram;
   std::vector<uint32_t> ub;   // ub_rows * lanes words
   std::vector<uint32_t> acc;  // accumulator_entries * array_cols words
-  std::deque<WeightTile> weight_fifo;
-  WeightTile weights;         // the tile in the array (empty until the first pop)
+  // One per matrix unit: MxuCount(arch) entries (unit 0 first; the accumulators are shared).
+  std::vector<MxuWeights> mxu;
   std::vector<uint32_t> semaphores = std::vector<uint32_t>(256, 0);
 
   // A deep copy of the whole state (DRAM pages included), e.g. for a trial run.
@@ -64,5 +76,10 @@ struct DeviceState {
   uint32_t* ub_row(uint64_t r) { return ub.data() + r * lanes; }
   uint32_t* acc_row(uint64_t r) { return acc.data() + r * arch.array_cols(); }
 };
+
+// The matrix units a device of `arch` has: mxu_count, at least 1 (an unvalidated ArchConfig may say 0).
+inline size_t MxuCount(const isa::ArchConfig& arch) {
+  return arch.mxu_count() > 0 ? arch.mxu_count() : 1;
+}
 
 }  // namespace tpusim::simulator

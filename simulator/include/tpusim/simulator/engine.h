@@ -34,7 +34,9 @@ struct CycleBuckets {
 
 // One instruction's busy interval on one unit, for timelines (Chrome trace events).
 struct TraceSlice {
-  std::string unit;        // "load DMA", "weight DMA", "MXU", "vector unit", "store DMA", "controller"
+  // "load DMA", "weight DMA", "MXU" (matrix unit 0; unit k >= 1: "MXU k"), "vector unit",
+  // "store DMA", "controller"
+  std::string unit;
   uint32_t instruction = 0;  // index in the program
   uint64_t start = 0;        // cycles from the launch start; [start, end)
   uint64_t end = 0;

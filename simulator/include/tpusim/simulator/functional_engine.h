@@ -88,8 +88,13 @@ class Executor {
   absl::StatusOr<uint64_t> CheckDramRange(uint64_t addr, uint64_t rows, uint64_t cols,
                                           uint64_t row_stride, uint64_t col_stride,
                                           uint64_t elem_bytes) const;
-  // Rebuilds the column-major copy of state_.weights the array multiplies with.
-  absl::Status PrepareWeights();
+  // OutOfRange unless `mxu` names one of the device's matrix units.
+  absl::Status CheckMxu(uint64_t mxu) const;
+  // " on mxu <m>" when the device has several matrix units, else "" (unit 0's messages stay as they
+  // were before there were several).
+  std::string OnMxu(uint64_t mxu) const;
+  // Rebuilds unit `mxu`'s decoded copy of its array weights (state_.mxu[mxu].weights).
+  absl::Status PrepareWeights(size_t mxu);
   bool int8_mode() const { return state_.mode == isa::INT8_INT32; }
 
   const Launch& launch_;
@@ -99,18 +104,22 @@ class Executor {
   isa::Opcode opcode_ = isa::Opcode::HALT;
   bool halted_ = false;
 
-  // Weight extents (rows, cols of the LOAD_WEIGHTS that produced each tile), parallel to
-  // state_.weight_fifo, and of the tile in the array. Tiles already present when the launch starts
-  // count as full tiles.
-  std::deque<std::pair<uint64_t, uint64_t>> fifo_extents_;
-  std::pair<uint64_t, uint64_t> array_extent_{0, 0};
-  // state_.weights decoded once per pop: weights_f32_ row-major (k * array_cols + n, the layout
-  // numerics::TileDotBf16 takes); weights_i8_ transposed (column n at [n * array_rows, ...)).
-  // Valid when weights_ready_.
-  bool weights_ready_ = false;
-  bool weights_have_nan_ = true;  // weights_f32_ holds a NaN (selects numerics::TileDotBf16's path)
-  std::vector<float> weights_f32_;
-  std::vector<int8_t> weights_i8_;
+  // What the executor keeps per matrix unit, parallel to state_.mxu.
+  struct UnitCache {
+    // Weight extents (rows, cols of the LOAD_WEIGHTS that produced each tile), parallel to the
+    // unit's weight_fifo, and of the tile in its array. Tiles already present when the launch
+    // starts count as full tiles.
+    std::deque<std::pair<uint64_t, uint64_t>> fifo_extents;
+    std::pair<uint64_t, uint64_t> array_extent{0, 0};
+    // The unit's array weights decoded once per pop: weights_f32 row-major (k * array_cols + n, the
+    // layout numerics::TileDotBf16 takes); weights_i8 transposed (column n at [n * array_rows,
+    // ...)). Valid when weights_ready, so alternating units decode nothing again.
+    bool weights_ready = false;
+    bool weights_have_nan = true;  // weights_f32 holds a NaN (selects numerics::TileDotBf16's path)
+    std::vector<float> weights_f32;
+    std::vector<int8_t> weights_i8;
+  };
+  std::vector<UnitCache> units_;
   // Scratch reused by handlers to avoid per-instruction allocation.
   std::vector<float> row_f32_;
   std::vector<float> dot_f32_;  // one array pass: array_cols column sums
