@@ -3,8 +3,7 @@
 //   gemm/N          a [N,N] x [N,N] MatMul (random fp32 input and weights) compiled with the token and
 //                   with the serial schedule. Counters: simulated_cycles, mxu_utilization_all =
 //                   useful MACs / (cycles x R x C x mxu_count) (every MXU, metrics.h: the token
-//                   schedule drives all of them), mxu_utilization_one (the same per single MXU, so up
-//                   to mxu_count), and the serial schedule's cycles (one MXU).
+//                   schedule drives all of them), and the serial schedule's cycles (one MXU).
 //   model/<name>    a model zoo network (examples/model_zoo.h, full size, batch 1) run by a Session
 //                   (every op on the TPU). Counters: simulated_cycles, roofline_cycles (RooflineCycles of
 //                   the run's useful MACs and DRAM bytes, metrics.h), roofline_fraction (= roofline
@@ -80,10 +79,8 @@ void BM_Gemm(benchmark::State& state) {
       return;
     }
   }
-  const double pes = static_cast<double>(arch.array_rows()) * arch.array_cols();
   state.counters["simulated_cycles"] = static_cast<double>(tokens.cycles);
   state.counters["serial_cycles"] = static_cast<double>(serial.cycles);
-  state.counters["mxu_utilization_one"] = static_cast<double>(tokens.useful_macs) / (tokens.cycles * pes);
   state.counters["mxu_utilization_all"] = rt::MxuUtilization(tokens.useful_macs, tokens.cycles, arch);
 }
 

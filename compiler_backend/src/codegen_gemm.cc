@@ -67,13 +67,29 @@ void GemmEmitter::EmitSlot(size_t slot) {
 
 void GemmEmitter::LoadA(size_t b, uint64_t pos) {
   const ABlock& blk = blocks_[b];
+  DramView view;
+  uint64_t lanes = 0;
   if (!g_.k_tiles.empty()) {
     const GemmOperands::KTile& kt = g_.k_tiles[blk.kt0 + pos];
-    ctx_.Load(isa::DType::F32, kt.a.Offset(blk.m0, 0), APartRow(b, pos, 0), blk.mt, kt.rows);
+    view = kt.a;
+    lanes = kt.rows;
+  } else {
+    const uint64_t R = ctx_.array_rows(), k0 = (blk.kt0 + pos) * R;
+    view = g_.a.Offset(0, k0);
+    lanes = std::min(R, g_.k - k0);
+  }
+  const uint64_t ub = APartRow(b, pos, 0);
+  if (g_.a_keep == 0) {
+    ctx_.Load(isa::DType::F32, view.Offset(blk.m0, 0), ub, blk.mt, lanes);
     return;
   }
-  const uint64_t R = ctx_.array_rows(), k0 = (blk.kt0 + pos) * R;
-  ctx_.Load(isa::DType::F32, g_.a.Offset(blk.m0, k0), APartRow(b, pos, 0), blk.mt, std::min(R, g_.k - k0));
+  const uint64_t keep = g_.a_keep, end = blk.m0 + blk.mt;
+  for (uint64_t r = blk.m0 / keep; r * keep < end; ++r) {
+    const uint64_t lo = std::max(blk.m0, r * keep), hi = std::min(end, (r + 1) * keep);
+    const DramView run{view.addr + (r * g_.a_period + (lo - r * keep) * view.row_stride) * kF32Bytes, view.row_stride,
+                       view.lane_stride};
+    ctx_.Load(isa::DType::F32, run, ub + (lo - blk.m0), hi - lo, lanes);
+  }
 }
 
 // Parts 1.. of one k-tile of A from part 0 (part p+1 = part p - bf16(part p)).
@@ -134,7 +150,17 @@ void GemmEmitter::Epilogue(size_t t) {
     ctx_.Vector(isa::VectorOp::Add, out, out, c, tile.mt, /*b_bcast=*/c_rows == 1 && tile.mt > 1);
   }
   if (late_func) ctx_.Vector(*VectorOpOfActivation(e_.func), out, out, 0, tile.mt);
-  ctx_.Store(isa::DType::F32, g_.y.Offset(tile.m0, tile.n0), out, tile.mt, tile.nt);
+  if (g_.y_period == 0) {
+    ctx_.Store(isa::DType::F32, g_.y.Offset(tile.m0, tile.n0), out, tile.mt, tile.nt);
+    return;
+  }
+  const uint64_t period = g_.y_period, end = tile.m0 + tile.mt;
+  for (uint64_t r = tile.m0 / period; r * period < end; ++r) {
+    const uint64_t lo = std::max(tile.m0, r * period), hi = std::min(end, r * period + g_.y_keep);
+    if (lo >= hi) continue;
+    ctx_.Store(isa::DType::F32, g_.y.Offset(r * g_.y_keep + (lo - r * period), tile.n0), out + (lo - tile.m0), hi - lo,
+               tile.nt);
+  }
 }
 
 void GemmEmitter::Run() {

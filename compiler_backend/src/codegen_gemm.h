@@ -23,13 +23,22 @@ struct GemmOperands {
   uint64_t m = 0, n = 0, k = 0;
   // fp32 A: element (m, k) via row_stride (per m) and lane_stride (per k); a transpose is a stride swap.
   DramView a;
+  // Optional A row runs (a_keep > 0): row m of A (of `a` and of every k-tile's view) starts at element
+  // (m / a_keep) * a_period + (m % a_keep) * row_stride from the view's address, so runs of a_keep rows
+  // are linear and the runs a_period elements apart (a 1x1 conv with strides reads X without a copy:
+  // one LOAD per output row). The A LOADs are cut at the runs.
+  uint64_t a_period = 0, a_keep = 0;
   // B as NumBf16Parts(precision) bf16 tensors (b_dtype BF16), or in bf16 precision possibly one fp32
   // tensor (b_dtype F32, rounded on entry to the array). Element (k, n) via row_stride (per k) and
   // lane_stride (per n).
   std::vector<DramView> b_parts;
   isa::DType b_dtype = isa::DType::BF16;
-  // fp32 Y: element (m, n) at y.addr + (m * y.row_stride + n) * 4.
+  // fp32 Y: element (m, n) at y.addr + (m * y.row_stride + n * y.lane_stride) * 4.
   DramView y;
+  // Optional row dropping (y_period > 0): only the m with m % y_period < y_keep are stored, row m going
+  // to y's row (m / y_period) * y_keep + m % y_period (the shifted-GEMM conv's margin columns are never
+  // written; its real outputs go straight to Y). The m-tiles' STOREs are cut at the dropped runs.
+  uint64_t y_period = 0, y_keep = 0;
   // Optional explicit k-tiles, accumulated in this order (implicit-GEMM convolution: one per kernel
   // offset and channel block). K-tile j has rows[j] <= array_rows k indices; its A lanes are read
   // through a (element (m, r) of the tile) and its B rows through b_parts (element (r, n)), one view

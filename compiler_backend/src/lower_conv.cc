@@ -10,7 +10,9 @@
 // per k). It is filled by one strided copy (codegen_copy.h: the DMA's two strides plus loops) per
 // kernel offset, covering every channel and batch index at once over the rectangle of output positions
 // whose input lies inside X; the positions that read padding stay zero, written by a fill first (only
-// when some do). A 1x1 kernel with unit strides, no padding and N = 1 skips im2col: A is X itself.
+// when some do). A 1x1 kernel with unit strides, no padding and N = 1 skips im2col: A is X itself;
+// with strides (1 or 2 spatial dims, overlapped schedule) the GEMM reads A from X one output row per
+// LOAD instead (IsStridedDirect).
 // B is W as it is stored ([Cout][C/group][kernel]: element (k, co) at co * K + k): a constant W is
 // split into its bf16 parts at compile time, a W computed at run time by the vector unit (multi-pass
 // precisions) or read as fp32 (bf16). The bias enters as the GEMM epilogue's bias row (ACTIVATE), so
@@ -59,6 +61,17 @@ bool IsDirect(const detail::ConvGeometry& g) {
   if (g.batch != 1) return false;
   for (int64_t d = 0; d < g.spatial_rank(); ++d) {
     if (g.kernel[d] != 1 || g.stride[d] != 1 || g.pad_begin[d] != 0 || g.pad_end[d] != 0) return false;
+  }
+  return true;
+}
+
+// True when the overlapped schedule's GEMM reads a strided 1x1 conv's A straight from X (one run of
+// output columns per output row, GemmOperands::a_keep): batch 1, one or two spatial dims, no padding,
+// and not IsDirect. kSerial keeps im2col (its programs stay as they were).
+bool IsStridedDirect(const detail::ConvGeometry& g, const CodegenContext& ctx) {
+  if (!ctx.overlapped() || g.batch != 1 || IsDirect(g) || g.spatial_rank() < 1 || g.spatial_rank() > 2) return false;
+  for (int64_t d = 0; d < g.spatial_rank(); ++d) {
+    if (g.kernel[d] != 1 || g.pad_begin[d] != 0 || g.pad_end[d] != 0) return false;
   }
   return true;
 }
@@ -157,7 +170,9 @@ void EmitFill(CodegenContext& ctx, uint64_t addr, uint64_t n, float value) {
   const uint64_t full = n / L;
   UbAllocator ub = ctx.NewUb();
   const uint64_t chunk = std::max<uint64_t>(1, std::min({full, ub.free(), kMaxInstRows, uint64_t{4096}}));
-  const uint64_t row = ub.Take(chunk);
+  // Overlapped: the last UB rows, since the streams that follow take their slots from row 0 and so need
+  // not wait for these STOREs to read the fill out.
+  const uint64_t row = ctx.overlapped() ? ctx.ub_rows() - chunk : ub.Take(chunk);
   ctx.Vector(isa::VectorOp::Fill, row, row, row, chunk, false, value);
   for (uint64_t r = 0; r < full; r += chunk) {
     ctx.Store(isa::DType::F32, DramView{addr + r * L * kF32Bytes, L, 1}, row, std::min(chunk, full - r), L);
@@ -190,7 +205,7 @@ absl::Status PlanConvNode(const Node& node, CodegenContext& ctx) {
   }
   if (UseShiftedConv(node, g, ctx)) return PlanShiftedConv(node, g, ctx);
   const uint64_t m_total = static_cast<uint64_t>(g.batch) * Product(g.out);
-  if (!IsDirect(g)) {
+  if (!IsDirect(g) && !IsStridedDirect(g, ctx)) {
     ctx.AllocateScratch(Im2colKey(node),
                         static_cast<uint64_t>(g.in_channels) * Product(g.kernel) * m_total * kF32Bytes);
   }
@@ -263,9 +278,18 @@ absl::Status EmitConvNode(const Node& node, CodegenContext& ctx) {
   // The GEMM's epilogue adds the residual when Y is the GEMM's own output (batch 1, one group).
   const bool residual_in_gemm = residual.has_value() && batch == 1 && g.group == 1;
 
-  const bool direct = IsDirect(g);
+  const bool direct = IsDirect(g), strided_direct = IsStridedDirect(g, ctx);
   uint64_t a_base = x, a_lane_stride = out_size;  // direct: A(m, c) = X[c][m]
-  if (!direct) {
+  // Strided direct: A(m = oh * out_w + ow, c) = X[c][oh * stride_h * in_w + ow * stride_w].
+  uint64_t a_row_stride = 1, a_period = 0, a_keep = 0;
+  if (strided_direct) {
+    a_lane_stride = Product(g.in);
+    a_row_stride = static_cast<uint64_t>(g.stride.back());
+    if (g.spatial_rank() == 2) {
+      a_keep = static_cast<uint64_t>(g.out[1]);
+      a_period = static_cast<uint64_t>(g.stride[0] * g.in[1]);
+    }
+  } else if (!direct) {
     TPUSIM_ASSIGN_OR_RETURN(a_base, ctx.Scratch(Im2colKey(node)));
     EmitIm2col(ctx, g, x, a_base);
     a_lane_stride = m_total;
@@ -280,7 +304,9 @@ absl::Status EmitConvNode(const Node& node, CodegenContext& ctx) {
     op.m = m_total;
     op.n = mg;
     op.k = K;
-    op.a = DramView{a_base + grp * K * a_lane_stride * kF32Bytes, 1, a_lane_stride};
+    op.a = DramView{a_base + grp * K * a_lane_stride * kF32Bytes, a_row_stride, a_lane_stride};
+    op.a_period = a_period;
+    op.a_keep = a_keep;
     for (uint64_t base : w_parts) op.b_parts.push_back(DramView{base + grp * mg * K * w_bytes, 1, K});
     op.b_dtype = w_dtype;
     op.y = DramView{y_base + grp * mg * m_total * kF32Bytes, 1, m_total};

@@ -72,7 +72,7 @@ const Graph* WithBatchNormsFolded(const Graph& graph, std::optional<Graph>& stor
 namespace tpusim::compiler::codegen {
 class CodegenContext;
 // Writes `value` to the n contiguous fp32 elements at frame address `addr` (one VECTOR fill of a few UB
-// rows, then STOREs of them). Emit phase only.
+// rows, then STOREs of them; overlapped schedules fill the UB's last rows). Emit phase only.
 void EmitFill(CodegenContext& ctx, uint64_t addr, uint64_t n, float value);
 
 // Frame addresses of one Conv's operands as EmitConvNode resolved them: X, Y (fp32), W's parts (bf16
@@ -105,9 +105,17 @@ FlatConvImage FlatConvImageOf(const detail::ConvGeometry& g);
 // shift(kk) = sum_d kk_d * dilation_d * ps_d for every kernel offset kk, in row-major kernel order.
 std::vector<uint64_t> KernelShifts(const detail::ConvGeometry& g, const FlatConvImage& s);
 // Zero-fills `padded` (channels x padded_size fp32) and copies X ([channels][in...] at `x`) into its
-// interior. Emit phase only.
+// interior (overlapped 2-D images: zeros on the border runs only, not the whole image). Emit phase only.
 void EmitPaddedInput(CodegenContext& ctx, const detail::ConvGeometry& g, const FlatConvImage& s,
                      uint64_t channels, uint64_t x, uint64_t padded);
+// `rels.size()` flat-shifted copies of Xp (channels x padded_size fp32 each) one after another from
+// `region`: copy b holds Xp_flat[q + rels[b]] for q < channels * padded_size - rels[b] (the rest is never
+// read; zeros except for overlapped 2-D images, whose padding is written as border runs only).
+// Built straight from X (one zero fill, then one interior copy per shifted copy, none reading another's
+// stores: no DRAM round trip between them) when every rel is at most the flat offset of X's first
+// element in Xp; otherwise emits nothing and returns false. Emit phase only.
+bool EmitShiftedPaddedCopies(CodegenContext& ctx, const detail::ConvGeometry& g, const FlatConvImage& s,
+                             uint64_t channels, uint64_t x, uint64_t region, const std::vector<uint64_t>& rels);
 // Y[c][o] = Y'[c][p(o)]: one strided copy of the real outputs out of the computed slabs (`full`,
 // channels x slab fp32) into Y ([channels][out...] at `y`). Emit phase only.
 void EmitPickOutputs(CodegenContext& ctx, const detail::ConvGeometry& g, const FlatConvImage& s,
@@ -119,7 +127,8 @@ void EmitPickOutputsResidual(CodegenContext& ctx, const detail::ConvGeometry& g,
 // The tail of the shifted-GEMM conv forms (lower_conv_shifted.cc, lower_conv_packed.cc): the GEMM over
 // `op`'s k-tiles (op.a and op.b_parts taken from the first) into the slabs at `full` with io's bias and,
 // unless a residual follows, io's activation; then the output pick into io.y, fused with the residual
-// and the activation when there is one. Emit phase only.
+// and the activation when there is one. Overlapped 2-D unit-stride convs without a residual store the
+// real outputs straight into io.y instead (GemmOperands::y_period; `full` stays unused). Emit phase only.
 void EmitFlatConvGemmAndPick(CodegenContext& ctx, GemmOperands& op, const ConvBuffers& io,
                              const detail::ConvGeometry& g, const FlatConvImage& s, uint64_t cout, uint64_t full);
 

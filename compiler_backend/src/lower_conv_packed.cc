@@ -126,14 +126,21 @@ absl::Status EmitPackedShiftedConv(const std::string& key, const detail::ConvGeo
   TPUSIM_ASSIGN_OR_RETURN(uint64_t xs, ctx.Scratch(PaddedKey(key)));
   TPUSIM_ASSIGN_OR_RETURN(uint64_t full, ctx.Scratch(FullOutKey(key)));
   const uint64_t block = C * s.padded_size;
-  if (s.has_pad) {
-    EmitPaddedInput(ctx, g, s, C, io.x, xs);
-  } else {
-    EmitDeepFlatCopy(ctx, io.x, xs, block);
-  }
-  for (uint64_t b = 1; b < pk.factor(); ++b) {
-    const uint64_t rel = Rel(g, s, b / pk.bw, b % pk.bw);
-    EmitDeepFlatCopy(ctx, xs + rel * kF32Bytes, xs + b * block * kF32Bytes, block - rel);
+  std::vector<uint64_t> rels;
+  for (uint64_t b = 0; b < pk.factor(); ++b) rels.push_back(Rel(g, s, b / pk.bw, b % pk.bw));
+  // Every copy straight from X where the shifts allow (no store -> load round trip through copy 0
+  // before the others); padded with a larger shift, copy 0 first and the others from it.
+  if (!s.has_pad || !EmitShiftedPaddedCopies(ctx, g, s, C, io.x, xs, rels)) {
+    if (s.has_pad) {
+      EmitPaddedInput(ctx, g, s, C, io.x, xs);
+    } else {
+      EmitDeepFlatCopy(ctx, io.x, xs, block);
+    }
+    for (uint64_t b = 1; b < pk.factor(); ++b) {
+      // Unpadded, copy 0 is X itself: read the others from X, not from copy 0's stores.
+      const uint64_t from = s.has_pad ? xs : io.x;
+      EmitDeepFlatCopy(ctx, from + rels[b] * kF32Bytes, xs + b * block * kF32Bytes, block - rels[b]);
+    }
   }
   std::vector<uint64_t> w_parts;
   for (int p = 0; p < NumBf16Parts(ctx.precision()); ++p) {

@@ -1,5 +1,6 @@
 // MaxPool and AveragePool over any number of spatial dims, and GlobalAveragePool / GlobalMaxPool (as
-// ReduceMean / ReduceMax over the spatial axes, lower_reduce.cc).
+// ReduceMean / ReduceMax over the spatial axes, lower_reduce.cc; streamed by lower_pool_global.cc where
+// it applies).
 //
 // Windows (shape_functions.h ResolvePool): output o of a spatial dim reads input o*stride - pad_begin +
 // j*dilation, j < kernel. When some window reaches outside the input (pads, or ceil_mode running past
@@ -23,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "codegen_copy.h"
 #include "codegen_vector.h"
+#include "lower_pool_global.h"
 #include "lower_pool_merged.h"
 #include "lowering.h"
 #include "shape_functions.h"
@@ -199,6 +201,12 @@ absl::Status EmitPoolNode(const Node& node, CodegenContext& ctx) {
   TPUSIM_ASSIGN_OR_RETURN(UnaryOperands io, DataInOut(node, ctx));
   const Shape& x = *io.in_shape;
   if (IsGlobal(node)) {
+    uint64_t hw = 1;
+    for (size_t d = 2; d < x.size(); ++d) hw *= static_cast<uint64_t>(x[d]);
+    const uint64_t groups = x.size() >= 2 ? static_cast<uint64_t>(x[0] * x[1]) : 0;
+    if (x.size() >= 3 && EmitGlobalPoolStreamed(ctx, io.in, io.out, groups, hw, node.op_type == "GlobalAveragePool")) {
+      return absl::OkStatus();
+    }
     Node reduce = node;
     reduce.op_type = node.op_type == "GlobalMaxPool" ? "ReduceMax" : "ReduceMean";
     reduce.opset = 13;

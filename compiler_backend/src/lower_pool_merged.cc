@@ -13,7 +13,8 @@
 // Windows that reach above a plane (the first ceil(pad_top / stride_h) output rows) read the previous
 // plane's last rows in that pass; a second, small pass recomputes those rows of every plane from the
 // window rows inside the image only (the padding rows are -Inf, which max ignores). A guard of -Inf
-// before the first plane and after the last keeps every read inside the scratch region. The maximum is
+// before the first plane and after the last keeps every read inside the scratch region (overlapped
+// schedules write -Inf on the guards and the pad columns only, not over the whole image first). The maximum is
 // folded in row-major kernel order from the same values as the other forms (padding = -Inf), so the
 // results are the same bits.
 #include "lower_pool_merged.h"
@@ -68,14 +69,40 @@ absl::Status EmitMergedMaxPool(const std::string& key, const detail::PoolDims& p
   TPUSIM_ASSIGN_OR_RETURN(uint64_t img, ctx.Scratch(key));
   const uint64_t base = img + m.front * kF32Bytes;
   const uint64_t wp = static_cast<uint64_t>(m.wp), h = static_cast<uint64_t>(m.h), w = static_cast<uint64_t>(m.w);
-  EmitFill(ctx, img, m.total, -INFINITY);
+  if (ctx.overlapped()) {
+    // -Inf on what the copy leaves: the guards and each row's first pad_left elements (runs of pl, wp
+    // apart), from -Inf rows at the top of the UB; not the whole image.
+    const uint64_t L = ctx.lanes(), z = std::max<uint64_t>(1, std::min(ctx.ub_rows() / 8, kMaxInstRows));
+    const uint64_t zrow = ctx.ub_rows() - z, pl = static_cast<uint64_t>(m.pl), rows = planes * h;
+    ctx.Vector(isa::VectorOp::Fill, zrow, zrow, zrow, z, false, -INFINITY);
+    auto runs = [&](uint64_t first, uint64_t count, uint64_t stride, uint64_t len) {  // element offsets from img
+      for (uint64_t l0 = 0; l0 < len; l0 += L) {
+        for (uint64_t i0 = 0; i0 < count; i0 += z) {
+          ctx.Store(isa::DType::F32, DramView{img + (first + i0 * stride + l0) * kF32Bytes, stride, 1}, zrow,
+                    std::min(z, count - i0), std::min(L, len - l0));
+        }
+      }
+    };
+    if (m.front > 0) runs(0, 1, 0, m.front);
+    if (pl > 0) runs(m.front, rows, wp, pl);
+    runs(m.front + rows * wp, 1, 0, m.total - m.front - rows * wp);
+  } else {
+    EmitFill(ctx, img, m.total, -INFINITY);
+  }
   EmitDeepCopy(ctx, in, base + static_cast<uint64_t>(m.pl) * kF32Bytes,
                {{planes * h, static_cast<int64_t>(w), wp}, {w, 1, 1}});
 
-  // Under kTokens each slot has several window buffers (kernel offset k uses buffer k % wins), so the
-  // next offsets' LOADs run while the vector unit folds the current one.
-  const uint64_t L = ctx.lanes(), slots = ctx.overlapped() ? 2 : 1;
-  const uint64_t wins = ctx.overlapped() ? std::min<uint64_t>(3, std::max<int64_t>(1, m.kh * m.kw - 1)) : 1;
+  // Under kTokens each slot has several window buffers (the k-th offset after the first uses buffer
+  // (k - 1) % wins), loaded `wins` offsets ahead of the fold, so the next offsets' LOADs run while the
+  // vector unit folds the current one. When one tile holds every output row, one slot with a buffer per
+  // offset: every LOAD goes out back to back (a window moves in less than a DRAM latency).
+  const uint64_t L = ctx.lanes(), offsets = static_cast<uint64_t>(std::max<int64_t>(1, m.kh * m.kw));
+  const bool one_tile = ctx.overlapped() && planes * static_cast<uint64_t>(m.oh) <= ctx.ub_rows() / offsets &&
+                        static_cast<uint64_t>(m.ow) <= L;
+  const uint64_t slots = ctx.overlapped() && !one_tile ? 2 : 1;
+  const uint64_t wins = !ctx.overlapped() ? 1
+                        : one_tile         ? std::max<uint64_t>(1, offsets - 1)
+                                           : std::min<uint64_t>(3, std::max<uint64_t>(1, offsets - 1));
   UbAllocator ub = ctx.NewUb();
   const uint64_t cap = std::min(ub.free() / ((1 + wins) * slots), kMaxInstRows);
   TPUSIM_CHECK(cap >= 1, "EmitMergedMaxPool: UB too small");
@@ -91,20 +118,22 @@ absl::Status EmitMergedMaxPool(const std::string& key, const detail::PoolDims& p
   // base + first(r, i) + l * sw + j; rows whose window row i leaves the image are skipped by `valid`.
   auto tile = [&](uint64_t nr, uint64_t nl, uint64_t row_stride, auto first, auto valid, const DramView& dst) {
     const uint64_t slot = phase++ % slots;
-    bool any = false;
-    uint64_t loaded = 0;
+    std::vector<DramView> views;  // the valid offsets in row-major kernel order
     for (int64_t i = 0; i < m.kh; ++i) {
       if (!valid(i)) continue;
       for (int64_t j = 0; j < m.kw; ++j) {
         const int64_t e = first(i) + j;
         TPUSIM_CHECK(e + static_cast<int64_t>(m.front) >= 0, "EmitMergedMaxPool: read before the image");
-        const DramView view{static_cast<uint64_t>(static_cast<int64_t>(base) + e * static_cast<int64_t>(kF32Bytes)),
-                            row_stride, static_cast<uint64_t>(m.sw)};
-        const uint64_t buffer = any ? win[slot][loaded++ % wins] : acc[slot];
-        ctx.Load(isa::DType::F32, view, buffer, nr, nl);
-        if (any) ctx.Vector(isa::VectorOp::Max, acc[slot], acc[slot], buffer, nr);
-        any = true;
+        views.push_back({static_cast<uint64_t>(static_cast<int64_t>(base) + e * static_cast<int64_t>(kF32Bytes)),
+                         row_stride, static_cast<uint64_t>(m.sw)});
       }
+    }
+    auto buffer = [&](size_t k) { return k == 0 ? acc[slot] : win[slot][(k - 1) % wins]; };
+    auto load = [&](size_t k) { ctx.Load(isa::DType::F32, views[k], buffer(k), nr, nl); };
+    for (size_t k = 0; k < std::min(views.size(), wins + 1); ++k) load(k);
+    for (size_t k = 1; k < views.size(); ++k) {
+      ctx.Vector(isa::VectorOp::Max, acc[slot], acc[slot], buffer(k), nr);
+      if (k + wins < views.size()) load(k + wins);
     }
     ctx.Store(isa::DType::F32, dst, acc[slot], nr, nl);
   };

@@ -73,6 +73,7 @@ class CoreHarness final : public CoreRunner {
   std::deque<Transfer> xfer_[3];  // per engine, in request order
   CoreResult result_;
   std::deque<uint32_t> waiting_[3];  // dispatched, not yet started, per queue (mirrors tpu_ctrl)
+  std::deque<uint32_t> signals_[3];  // SIGNALs passed, not completed, per queue, program order
   uint64_t last_dispatch_ = kNever;
   uint64_t completed_below_end_ = 0;  // instruction windows: completions of instructions < end
   bool in_window_ = false;
@@ -185,13 +186,24 @@ void CoreHarness<M>::Record(uint64_t t) {
     if (by_inst && i < win.end) ++completed_below_end_;
   };
   // Queue order: zero-time passes, then at most one start (tpu_ctrl), then this cycle's dispatch.
+  // A WAIT completes as it passes; a SIGNAL when ev_sig_done counts it (rule 7: at its pass, or once
+  // every earlier instruction of its queue has completed; in program order per queue).
   for (int q = 0; q < 3; ++q) {
     const uint64_t passed = GetBits(m_->ev_passed, q * 4, 4);
     for (uint64_t k = 0; k < passed && !waiting_[q].empty(); ++k) {
       const uint32_t i = waiting_[q].front();
       waiting_[q].pop_front();
       times[i].start = t;
-      completed(i, t);
+      if (code[i].opcode == isa::Opcode::SIGNAL) {
+        signals_[q].push_back(i);
+      } else {
+        completed(i, t);
+      }
+    }
+    const uint64_t signalled = GetBits(m_->ev_sig_done, q * 4, 4);
+    for (uint64_t k = 0; k < signalled && !signals_[q].empty(); ++k) {
+      completed(signals_[q].front(), t);
+      signals_[q].pop_front();
     }
   }
   for (int u = 0; u < 5; ++u) {
@@ -246,6 +258,7 @@ absl::StatusOr<CoreResult> CoreHarness<M>::Run(const CoreJob& job) {
   result_ = CoreResult{};
   bucket_.clear();
   for (auto& x : xfer_) x.clear();
+  for (auto& s : signals_) s.clear();
   result_.times.assign(code.size(), CoreTimes{});
   const simulator::VcdWindow& win = job.vcd_window;
   const bool by_inst = win.unit == simulator::VcdWindow::Unit::kInstructions;

@@ -122,6 +122,45 @@ TEST_F(RtlEngineTest, MatmulActivateStoreMatchesFunctionalBits) {
   EXPECT_GT(Cycles(code), 0u);
 }
 
+// SIGNAL (docs/timing.md rule 7, version 4): it releases its queue at its start and completes, adding
+// its token, once every earlier instruction of its queue has completed; it keeps its queue entry
+// until then. The figures are tests/simulator/cycle_signal_test.cc's (tiny: LOAD of 4 f32 rows X' 8,
+// of 1 row X' 2, full f32 tile X' 16, Lat 40; MATMUL done s + B + 14).
+TEST_F(RtlEngineTest, TheLoadAfterASignalStartsWhenTheFirstLoadLeavesTheChannel) {
+  // LOAD A [1, 9), done 49; SIGNAL starts 9, completes 49; LOAD B starts 9: [9, 17), done 57
+  // (version 3: B started at 49 and completed at 97).
+  EXPECT_EQ(Cycles({Load(DType::F32, 0, 0, 4, 8, 8), Token(Opcode::SIGNAL, isa::Queue::Load, 0),
+                    Load(DType::F32, 0x400, 40, 4, 8, 8), Halt()}),
+            57u);
+}
+
+TEST_F(RtlEngineTest, ASignalCompletesWhileLaterDmasAreInFlightAndAWaitTakesItsToken) {
+  // As above; WAIT compute 0 (d 3) takes the token at 49 while B is in flight; VECTOR 16 rows
+  // [49, 65) = cycles (version 3: 97).
+  EXPECT_EQ(Cycles({Load(DType::F32, 0, 0, 4, 8, 8), Token(Opcode::SIGNAL, isa::Queue::Load, 0),
+                    Load(DType::F32, 0x400, 40, 4, 8, 8), Token(Opcode::WAIT, isa::Queue::Compute, 0),
+                    Vector(isa::VectorOp::Relu, 20, 0, 0, 16), Halt()}),
+            65u);
+}
+
+TEST_F(RtlEngineTest, ASignalKeepsItsQueueEntryUntilItCompletes) {
+  // LOAD A done 49; SIGNAL starts 9, completes 49; one-row LOADs L1..L6 (d 2..7) fill the Q = 8
+  // entries; L7 is dispatched at 49, channel [50, 52), done 92.
+  std::vector<Instruction> code = {Load(DType::F32, 0, 0, 4, 8, 8),
+                                   Token(Opcode::SIGNAL, isa::Queue::Load, 0)};
+  for (uint64_t k = 1; k <= 7; ++k) code.push_back(Load(DType::F32, 0x400 + 32 * k, 8 + k, 1, 8, 8));
+  code.push_back(Halt());
+  EXPECT_EQ(Cycles(code), 92u);
+}
+
+TEST_F(RtlEngineTest, AMatmulAfterAComputeSignalStartsWhenTheFirstHasFedItsRows) {
+  // LW [1, 17), done 57, shift [57, 65); MATMUL pop 8 s 65, fed 73, done 87; SIGNAL starts 73,
+  // completes 87; MATMUL 8 rows s 73, done 95 (version 3: s 87, done 109).
+  EXPECT_EQ(Cycles({LoadWeights(DType::F32, 0, 8, 8, 8), Matmul(0, 0, 8, true),
+                    Token(Opcode::SIGNAL, isa::Queue::Compute, 0), Matmul(0, 8, 8, false), Halt()}),
+            95u);
+}
+
 // Pipelined DMAs (docs/timing.md rule 3, version 3): a DMA releases its queue when it leaves the
 // channel, so the core keeps several transfers of one engine in flight. Each checks the bits too:
 // the beats of one transfer must reach its own UB rows / weight slot with its own dtype.

@@ -69,6 +69,7 @@ module tpu_core
     output logic                          ev_dispatch,
     output logic [31:0]                   ev_dispatch_idx,
     output logic [2:0][3:0]               ev_passed,
+    output logic [2:0][3:0]               ev_sig_done,  // SIGNALs completed, per queue (tpu_ctrl)
     output logic [4:0]                    ev_start,
     output logic [4:0][31:0]              ev_start_idx,
     output logic [4:0]                    ev_done,
@@ -97,7 +98,7 @@ module tpu_core
   logic [7:0]   held;
   logic         shadow_full, done_mxu, done_vec;
   logic [31:0]  mxu_done_idx, vec_done_idx;
-  logic [3:0]   passed[3];
+  logic [3:0]   passed[3], sig_done[3];
   logic         stall_pop, stall_wait, sync_hold, mxu_active, next_arrived;
   tpu_ctrl u_ctrl (
       .clk            (clk),
@@ -122,6 +123,7 @@ module tpu_core
       .ev_dispatch    (ev_dispatch),
       .ev_dispatch_idx(ev_dispatch_idx),
       .ev_passed      (passed),
+      .ev_sig_done    (sig_done),
       .halted         (halted),
       .cycles         (cycles),
       .stall_pop      (stall_pop),
@@ -129,7 +131,8 @@ module tpu_core
       .sync_hold      (sync_hold)
   );
   for (genvar q = 0; q < 3; q++) begin : g_passed
-    assign ev_passed[q] = passed[q];
+    assign ev_passed[q]   = passed[q];
+    assign ev_sig_done[q] = sig_done[q];
   end
   for (genvar u = 0; u < 5; u++) begin : g_start
     assign ev_start[u]     = start_valid[u];

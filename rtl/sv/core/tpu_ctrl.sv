@@ -8,9 +8,15 @@
 //   1. completions at t free queue entries; an ACTIVATE / VECTOR completing releases its queue (a
 //      MATMUL released it at s + B, a DMA when its transfer left the DRAM channel: rel_*);
 //   2. the queues pass zero-time instructions (WAIT, SIGNAL) and start at most one timed instruction
-//      each. A SIGNAL passing at t may let a WAIT of another queue pass at t, and a MATMUL popping the
-//      shadow weights at t may let a LOAD_WEIGHTS start at t: the block iterates over the three queues
-//      until nothing changes (the least fixed point the cycle engine's delta cycles reach);
+//      each. A SIGNAL passes (releases its queue) as soon as rule 2 lets it start; it completes, adding
+//      its token, at once when nothing of its queue is in flight, else it stays *pending* with the
+//      count of earlier instructions still in flight and completes at the cycle that count reaches 0
+//      (rule 7; a queue completes its instructions in program order here: one matrix unit, one DRAM
+//      channel with one latency, ACTIVATE / VECTOR after everything before them). Pending SIGNALs
+//      completing at t add their tokens before anything passes at t. A SIGNAL completing at t may let
+//      a WAIT of another queue pass at t, and a MATMUL popping the shadow weights at t may let a
+//      LOAD_WEIGHTS start at t: the block iterates over the three queues until nothing changes (the
+//      least fixed point the cycle engine's delta cycles reach);
 //   3. the controller dispatches at most one instruction (SYNC and HALT wait for every dispatched
 //      instruction to complete, completions at t included).
 // Zero-row MATMUL / ACTIVATE / VECTOR (0-cycle instructions) never reach the core: rtl::CheckRtlSupport
@@ -51,7 +57,8 @@ module tpu_ctrl
     // Observation (for the harness: trace, VCD windows, deadlock detection).
     output logic         ev_dispatch,
     output logic [31:0]  ev_dispatch_idx,
-    output logic [3:0]   ev_passed[3],    // zero-time instructions passed at `now`, per queue
+    output logic [3:0]   ev_passed[3],    // WAITs and SIGNALs passed (started) at `now`, per queue
+    output logic [3:0]   ev_sig_done[3],  // SIGNALs completed at `now`, per queue, in program order
     output logic         halted,
     output logic [63:0]  cycles,          // the latest completion so far (the run's cycles at HALT)
     // Performance counting (docs/timing.md "Where every cycle of the array goes"), at `now`: the
@@ -79,6 +86,13 @@ module tpu_ctrl
   logic [QB-1:0] occ_q[3];        // entries not yet completed (rule 1: a free entry)
   logic [QB-1:0] inflight_q[3];   // started, not completed
   logic [63:0] release_q[3];      // NEVER from a DMA / ACTIVATE / VECTOR start to its release
+  // Pending SIGNALs (passed, not completed), oldest first: at most Q per queue (each holds an entry).
+  typedef struct packed {
+    logic [7:0]    channel;
+    logic [QB-1:0] left;  // instructions before it in its queue still in flight
+  } pend_t;
+  pend_t       pend_q[3][Q];
+  logic [QB-1:0] pend_n_q[3];
   logic [255:0][31:0] tokens_q;   // signalled so far, per channel (none present at the launch)
   logic [255:0][31:0] waits_q;    // WAITs dispatched so far, per channel
   logic [63:0] last_dispatch_q;   // NEVER before the first dispatch
@@ -127,7 +141,12 @@ module tpu_ctrl
   end
 
   // ---- Step 2: the queues, to a fixed point ------------------------------------------------------
-  logic [QB-1:0] passed[3];       // zero-time entries passed at `now`
+  logic [QB-1:0] passed[3];       // WAITs and SIGNALs that left the waiting list at `now`
+  logic [QB-1:0] freed[3];        // of them, the ones that also completed at `now`
+  logic [QB-1:0] pend_fin[3];     // pending SIGNALs (passed before `now`) completed at `now`
+  logic [QB-1:0] sig_done[3];     // SIGNALs completed at `now`: pend_fin and the ones that passed
+  pend_t         pend_now[3][Q];  // the pending SIGNALs after `now`, oldest first
+  logic [QB-1:0] pend_n_now[3];
   logic          started[3];      // the entry after them started (timed)
   logic [63:0]   release_now[3];  // release after step 2
   logic [QB-1:0] inflight_now[3];
@@ -136,11 +155,13 @@ module tpu_ctrl
   always_comb begin
     logic        blocked[3];
     logic [7:0]  held_now;
+    logic [QB-1:0] left;
     /* verilator lint_off UNUSEDSIGNAL */
     entry_t      e;  // the ticket is read for WAITs only
     /* verilator lint_on UNUSEDSIGNAL */
     for (int q = 0; q < 3; q++) begin
       passed[q]       = '0;
+      freed[q]        = '0;
       started[q]      = 1'b0;
       blocked[q]      = 1'b0;
       inflight_now[q] = inflight_q[q] - done_n[q];
@@ -150,6 +171,25 @@ module tpu_ctrl
     if (rel_store) release_now[QUEUE_STORE] = now;
     if (done_vec) release_now[QUEUE_COMPUTE] = now;
     tokens_now = tokens_q;
+    // Rule 7: the completions at `now` count down the pending SIGNALs; those that reach 0 complete.
+    for (int q = 0; q < 3; q++) begin
+      pend_fin[q] = '0;
+      for (int k = 0; k < Q; k++) pend_now[q][k] = '0;
+      for (int k = 0; k < Q; k++) begin
+        if (k < 32'(pend_n_q[q])) begin
+          left = pend_q[q][k].left > done_n[q] ? pend_q[q][k].left - done_n[q] : '0;
+          if (left == '0) begin
+            tokens_now[pend_q[q][k].channel] = tokens_now[pend_q[q][k].channel] + 1;
+            pend_fin[q] = pend_fin[q] + 1'b1;
+          end else begin
+            pend_now[q][QI'(32'(k) - 32'(pend_fin[q]))].channel = pend_q[q][k].channel;
+            pend_now[q][QI'(32'(k) - 32'(pend_fin[q]))].left    = left;
+          end
+        end
+      end
+      pend_n_now[q] = pend_n_q[q] - pend_fin[q];
+      sig_done[q]   = pend_fin[q];
+    end
     held_now = held;
     for (int iter = 0; iter < 3 * Q + 2; iter++) begin
       for (int q = 0; q < 3; q++) begin
@@ -162,16 +202,22 @@ module tpu_ctrl
               OP_WAIT: begin
                 if (tokens_now[channel_of(e.instr)] >= e.ticket) begin
                   passed[q]      = passed[q] + 1'b1;
+                  freed[q]       = freed[q] + 1'b1;
                   release_now[q] = now;
                 end
               end
               OP_SIGNAL: begin
+                // Rule 7: releases the queue at once; completes now only with nothing in flight.
+                passed[q]      = passed[q] + 1'b1;
+                release_now[q] = now;
                 if (inflight_now[q] == '0) begin
                   tokens_now[channel_of(e.instr)] = tokens_now[channel_of(e.instr)] + 1;
-                  passed[q]      = passed[q] + 1'b1;
-                  release_now[q] = now;
+                  freed[q]    = freed[q] + 1'b1;
+                  sig_done[q] = sig_done[q] + 1'b1;
                 end else begin
-                  blocked[q] = 1'b1;  // in-flight instructions complete at a later cycle
+                  pend_now[q][QI'(pend_n_now[q])].channel = channel_of(e.instr);
+                  pend_now[q][QI'(pend_n_now[q])].left    = inflight_now[q];
+                  pend_n_now[q] = pend_n_now[q] + 1'b1;
                 end
               end
               OP_LOAD_WEIGHTS: begin
@@ -242,7 +288,7 @@ module tpu_ctrl
   always_comb begin
     outstanding_now = 1'b0;
     for (int q = 0; q < 3; q++) begin
-      occ_now[q] = occ_q[q] - done_n[q] - passed[q];
+      occ_now[q] = occ_q[q] - done_n[q] - freed[q] - pend_fin[q];
       outstanding_now = outstanding_now | (occ_now[q] != '0);
     end
     can_issue   = run && !halted_q && (last_dispatch_q == NEVER || last_dispatch_q + 64'd1 <= now);
@@ -272,7 +318,8 @@ module tpu_ctrl
   end
   assign ev_dispatch_idx = pc_q;
   for (genvar q = 0; q < 3; q++) begin : g_ev
-    assign ev_passed[q] = 4'(passed[q]);
+    assign ev_passed[q]   = 4'(passed[q]);
+    assign ev_sig_done[q] = 4'(sig_done[q]);
   end
 
   // ---- The edge ------------------------------------------------------------------------------------
@@ -282,7 +329,8 @@ module tpu_ctrl
     if ((done_load != '0 || done_weight != '0 || done_store != '0 || done_mxu || done_vec) &&
         now > max_end_next)
       max_end_next = now;
-    for (int q = 0; q < 3; q++) if (passed[q] != '0 && now > max_end_next) max_end_next = now;
+    for (int q = 0; q < 3; q++)
+      if ((freed[q] != '0 || pend_fin[q] != '0) && now > max_end_next) max_end_next = now;
     if (do_sync && now + 64'd1 > max_end_next) max_end_next = now + 64'd1;
   end
 
@@ -294,6 +342,8 @@ module tpu_ctrl
         occ_q[q]      <= '0;
         inflight_q[q] <= '0;
         release_q[q]  <= '0;
+        pend_n_q[q]   <= '0;
+        for (int k = 0; k < Q; k++) pend_q[q][k] <= '0;
       end
       tokens_q <= '0;
       waits_q  <= '0;
@@ -304,6 +354,8 @@ module tpu_ctrl
     end else if (run && !halted_q) begin
       tokens_q <= tokens_now;
       for (int q = 0; q < 3; q++) begin
+        pend_q[q]     <= pend_now[q];
+        pend_n_q[q]   <= pend_n_now[q];
         head_q[q]     <= QI'((32'(head_q[q]) + 32'(leave[q])) % Q);
         inflight_q[q] <= inflight_now[q] + QB'(started[q]);
         if (!started[q]) release_q[q] <= release_now[q];

@@ -28,6 +28,7 @@ InstructionQueue::InstructionQueue(sc_core::sc_module_name name, int which, Wiri
 void InstructionQueue::Reset() {
   waiting_.clear();
   in_flight_ = 0;
+  pending_.clear();
   release_at_ = 0;
   wait_ = Wait::kNone;
 }
@@ -45,6 +46,18 @@ void InstructionQueue::Complete(uint32_t i) {
   const isa::Opcode op = job->code[i].opcode;
   if (op == isa::Opcode::ACTIVATE || op == isa::Opcode::VECTOR) release_at_ = now;
   w_->controller->Retire(which_, now);
+  // Rule 7: a pending SIGNAL counts the instructions before it that were in flight at its start.
+  // With several matrix units MATMULs complete out of program order, so only SIGNALs after i count
+  // this one. An earlier SIGNAL waits for a subset of what a later one waits for: the SIGNALs reach
+  // 0 in program order.
+  for (PendingSignal& p : pending_) {
+    if (p.index > i) --p.left;
+  }
+  while (!pending_.empty() && pending_.front().left == 0 && job->running()) {
+    const uint32_t s = pending_.front().index;
+    pending_.pop_front();
+    if (!CompleteSignal(s, now)) return;
+  }
   Kick();
 }
 
@@ -58,6 +71,16 @@ void InstructionQueue::Finish(uint32_t i, uint64_t now) {
   t.end = now;
   release_at_ = now;
   w_->controller->Retire(which_, now);
+}
+
+bool InstructionQueue::CompleteSignal(uint32_t i, uint64_t now) {
+  Job* job = w_->job;
+  if (!job->Apply(i)) return false;
+  job->times[i].end = now;
+  ++job->tokens_signalled[std::get<isa::TokenArgs>(job->code[i].args).channel];
+  w_->controller->Retire(which_, now);
+  for (InstructionQueue* q : w_->queues) q->Kick();
+  return true;
 }
 
 void InstructionQueue::Issue() {
@@ -110,16 +133,16 @@ bool InstructionQueue::TryStart(const Entry& e, uint64_t now) {
       return true;
     }
     case isa::Opcode::SIGNAL: {
+      // Rule 7: it releases the queue at its start and keeps its entry until it completes, at the
+      // first cycle at which every earlier instruction of the queue has completed (the in-flight
+      // ones all started before it: the queue starts in program order).
+      t.start = now;
+      release_at_ = now;
       if (in_flight_ > 0) {
-        wait_ = Wait::kDrain;  // completes when every earlier instruction of the queue has
-        return false;
+        pending_.push_back({e.index, in_flight_});
+        return true;
       }
-      if (t.start == kNever) t.start = t.ready;
-      if (!job->Apply(e.index)) return false;
-      ++job->tokens_signalled[std::get<isa::TokenArgs>(inst.args).channel];
-      Finish(e.index, now);
-      for (InstructionQueue* q : w_->queues) q->Kick();
-      return true;
+      return CompleteSignal(e.index, now);
     }
     case isa::Opcode::LOAD:
     case isa::Opcode::STORE:
