@@ -95,6 +95,14 @@ double GemmDmaCycles(const isa::ArchConfig& arch, double bytes);
 // kSerial: the largest m-tile, then the largest A chunk, single buffers. kTokens: the m-tile and
 // buffers that minimise the estimated run time on the target (cost model in codegen_gemm_plan.cc).
 GemmPlan PlanGemm(const CodegenContext& ctx, const GemmOperands& g, const GemmEpilogue& e);
+// The UB buffers of a plan (kTokens) for m-tile `mt` (codegen_gemm_plan.cc): output and C slots of
+// `out_rows` rows, bias slots of `bias_rows` rows, A chunks of k-tiles (each parts x mt rows). Sets
+// mt, the slot counts, chunk and resident in `plan`; false if mt does not fit even with single buffers.
+struct GemmBufferDims {
+  uint64_t parts, k_tiles, has_bias, has_c, ub_rows;
+};
+bool DeriveGemmBuffers(const GemmBufferDims& d, uint64_t mt, uint64_t out_rows, uint64_t bias_rows, GemmPlan& plan);
+
 // PlanGemm's kTokens choice for an arch with mxu_count > 1 (codegen_mxu_plan.cc): units = mxu_count,
 // the m-tile, m_split and buffers that minimise the multi-unit cost model; units 1 if no wave fits.
 GemmPlan PlanGemmUnits(const CodegenContext& ctx, const GemmOperands& g, const GemmEpilogue& e);

@@ -38,28 +38,10 @@ Dims DimsOf(const CodegenContext& ctx, const GemmOperands& g, const GemmEpilogue
           std::max<uint64_t>(1, ctx.arch().accumulator_entries())};
 }
 
-// kTokens buffers for m-tile `mt`: keep mt and double what the UB still allows, output first, always
-// leaving room for a one-k-tile A chunk. A: part 0 is what the load queue writes, so only it needs a
-// second buffer. Resident and doubled (the next m-tile prefetched whole) > resident alone (refilled
-// k-tile by k-tile as the last n-tile releases it) > chunks doubled > chunks alone (refilled likewise).
-// False if mt does not fit even with single buffers.
+// kTokens buffers for m-tile `mt` on one unit (DeriveGemmBuffers), plus double accumulators when they fit.
 bool DeriveBuffers(const Dims& d, uint64_t mt, GemmPlan& plan) {
   plan = GemmPlan{};
-  plan.mt = mt;
-  auto a_budget = [&] {
-    const uint64_t used = d.has_bias * plan.bias_slots + mt * (plan.out_slots + d.has_c * plan.c_slots);
-    return used >= d.ub ? 0 : d.ub - used;
-  };
-  if (a_budget() < d.P * mt) return false;
-  for (uint64_t* slots : {&plan.out_slots, &plan.bias_slots, &plan.c_slots}) {
-    *slots = 2;
-    if (a_budget() < d.P * mt) *slots = 1;
-  }
-  const uint64_t one = std::min(d.KT, a_budget() / (d.P * mt)), two = std::min(d.KT, a_budget() / ((d.P + 1) * mt));
-  plan.a_slots = two == d.KT || (one < d.KT && two >= 1) ? 2 : 1;
-  plan.chunk = std::min(plan.a_slots == 2 ? two : one, kMaxInstRows / mt);
-  plan.chunk = CeilDiv(d.KT, CeilDiv(d.KT, plan.chunk));  // equal chunks
-  plan.resident = plan.chunk == d.KT;
+  if (!DeriveGemmBuffers({d.P, d.KT, d.has_bias, d.has_c, d.ub}, mt, mt, 1, plan)) return false;
   plan.acc_slots = 2 * mt <= d.acc ? 2 : 1;
   return true;
 }
@@ -69,6 +51,31 @@ bool DeriveBuffers(const Dims& d, uint64_t mt, GemmPlan& plan) {
 double GemmDmaCycles(const isa::ArchConfig& arch, double bytes) {
   const double bw = std::max(1e-9, arch.dram_bandwidth_gbps() * 1000.0 / arch.clock_mhz());  // bytes/cycle
   return std::ceil(bytes / bw) + arch.dram_latency_cycles();
+}
+
+// Keep mt and double what the UB still allows, output first, always leaving room for a one-k-tile A
+// chunk. A: part 0 is what the load queue writes, so only it needs a second buffer. Resident and
+// doubled (the next m-tile prefetched whole) > resident alone (refilled k-tile by k-tile as the last
+// n-tile releases it) > chunks doubled > chunks alone (refilled likewise).
+bool DeriveGemmBuffers(const GemmBufferDims& d, uint64_t mt, uint64_t out_rows, uint64_t bias_rows, GemmPlan& plan) {
+  plan.mt = mt;
+  auto a_budget = [&] {
+    const uint64_t used = d.has_bias * plan.bias_slots * bias_rows + out_rows * (plan.out_slots + d.has_c * plan.c_slots);
+    return used >= d.ub_rows ? 0 : d.ub_rows - used;
+  };
+  if (a_budget() < d.parts * mt) return false;
+  for (uint64_t* slots : {&plan.out_slots, &plan.bias_slots, &plan.c_slots}) {
+    *slots = 2;
+    if (a_budget() < d.parts * mt) *slots = 1;
+  }
+  const uint64_t one = std::min(d.k_tiles, a_budget() / (d.parts * mt));
+  const uint64_t two = std::min(d.k_tiles, a_budget() / ((d.parts + 1) * mt));
+  plan.a_slots = two == d.k_tiles || (one < d.k_tiles && two >= 1) ? 2 : 1;
+  plan.chunk = std::min(plan.a_slots == 2 ? two : one, kMaxInstRows / mt);
+  if (plan.chunk == 0) return false;
+  plan.chunk = CeilDiv(d.k_tiles, CeilDiv(d.k_tiles, plan.chunk));  // equal chunks
+  plan.resident = plan.chunk == d.k_tiles;
+  return true;
 }
 
 namespace {

@@ -42,22 +42,7 @@ bool DeriveUnitBuffers(const UnitDims& d, uint64_t mt, uint64_t m_split, GemmPla
   const GemmWaveShape w = WaveShapeOf(plan, d.NT);
   const uint64_t wave_rows = w.tiles * w.sub;
   if (wave_rows > d.acc) return false;
-  auto a_budget = [&] {
-    const uint64_t used = d.has_bias * plan.bias_slots * w.tiles + wave_rows * (plan.out_slots + d.has_c * plan.c_slots);
-    return used >= d.ub ? 0 : d.ub - used;
-  };
-  if (a_budget() < d.P * mt) return false;
-  for (uint64_t* slots : {&plan.out_slots, &plan.bias_slots, &plan.c_slots}) {
-    *slots = 2;
-    if (a_budget() < d.P * mt) *slots = 1;
-  }
-  const uint64_t one = std::min(d.KT, a_budget() / (d.P * mt)), two = std::min(d.KT, a_budget() / ((d.P + 1) * mt));
-  plan.a_slots = two == d.KT || (one < d.KT && two >= 1) ? 2 : 1;
-  plan.chunk = std::min(plan.a_slots == 2 ? two : one, kMaxInstRows / mt);
-  if (plan.chunk == 0) return false;
-  plan.chunk = CeilDiv(d.KT, CeilDiv(d.KT, plan.chunk));  // equal chunks
-  plan.resident = plan.chunk == d.KT;
-  return true;
+  return DeriveGemmBuffers({d.P, d.KT, d.has_bias, d.has_c, d.ub}, mt, wave_rows, w.tiles, plan);
 }
 
 double EstimateUnitCycles(const CodegenContext& ctx, const GemmOperands& g, const GemmEpilogue& e,
