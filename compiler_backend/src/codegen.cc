@@ -6,7 +6,6 @@
 // in this order): graph inputs, graph outputs, then per node in order the constants and scratch its
 // lowering requests and its outputs (aliases share their input's region; values a fusion elides get
 // none). Nothing is reused yet.
-#include <algorithm>
 #include <map>
 #include <optional>
 #include <string>
@@ -340,13 +339,8 @@ absl::StatusOr<isa::Program> Compile(const Graph& graph_in, const CompileOptions
   std::vector<isa::Instruction> insts = ctx.code();
   std::vector<uint32_t> inst_op = ctx.inst_op();
   if (options.schedule == Schedule::kTokens) {
-    // Program-level pass (schedule_program.h): weight loads hoisted, tokens placed again with a DMA
-    // signal slack of kProgramSignalSlackScale DRAM latencies' worth of bytes.
-    const double bytes_per_cycle =
-        options.arch.dram_bandwidth_gbps() * 1000.0 / std::max(1.0, static_cast<double>(options.arch.clock_mhz()));
-    RescheduleTokens(insts, inst_op, options.arch.weight_fifo_depth(),
-                     static_cast<uint64_t>(bytes_per_cycle * static_cast<double>(options.arch.dram_latency_cycles()) *
-                                           kProgramSignalSlackScale));
+    // Program-level pass (schedule_program.h): weight loads hoisted, tokens placed again.
+    RescheduleTokens(insts, inst_op, options.arch.weight_fifo_depth());
   }
   TPUSIM_ASSIGN_OR_RETURN(std::string code, isa::EncodeProgram(insts));
   prog.set_code(std::move(code));

@@ -75,13 +75,7 @@ CodegenContext::CodegenContext(const Graph& graph, const CompileOptions& options
     : graph_(graph),
       options_(options),
       lanes_(isa::UbLanes(options.arch)),
-      ub_rows_(isa::UbRows(options.arch, isa::BF16_FP32)) {
-  // A SIGNAL in a DMA queue may trail its DMA by what the DRAM moves in one latency (schedule_tokens.cc,
-  // SignalPoint): it then delays its waiter by at most about the latency it saves the queue.
-  const double bytes_per_cycle = options.arch.dram_bandwidth_gbps() * 1000.0 / std::max(1.0, options.arch.clock_mhz());
-  tokens_.set_signal_slack_bytes(
-      static_cast<uint64_t>(bytes_per_cycle * static_cast<double>(options.arch.dram_latency_cycles()) * kSignalSlackScale));
-}
+      ub_rows_(isa::UbRows(options.arch, isa::BF16_FP32)) {}
 
 const Value& CodegenContext::ValueOf(const std::string& name) const {
   const Value* v = graph_.FindValue(name);
@@ -188,8 +182,9 @@ absl::StatusOr<uint64_t> CodegenContext::Scratch(const std::string& key) const {
 //            whenever their queues differ, so each queue only runs while the others are drained.
 //   kTokens: the TokenScheduler (schedule_tokens.h) places a SIGNAL/WAIT pair only for a cross-queue
 //            conflict not yet ordered by an earlier token, the SIGNAL right after the instruction
-//            depended on, or in a DMA queue after later DMAs of it up to the signal slack (see the
-//            constructor), so the stream is complete only at HALT; queues overlap.
+//            depended on (schedule_tokens.cc, SignalPoint), so the stream is complete only at HALT;
+//            queues overlap. Compile then hoists weight loads and places the tokens again over the
+//            whole program (schedule_program.h).
 // Either way program order is a valid execution order, so the functional engine's results (which
 // follow program order) are the same bits under both.
 void CodegenContext::Emit(isa::Instruction inst) {

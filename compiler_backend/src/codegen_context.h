@@ -30,8 +30,6 @@ inline constexpr uint64_t kF32Bytes = 4;
 inline constexpr uint64_t kBf16Bytes = 2;
 // Largest row count one DMA / MATMUL / ACTIVATE / VECTOR instruction can carry (16-bit `rows` fields).
 inline constexpr uint64_t kMaxInstRows = 0xFFFF;
-// The token scheduler's DMA signal slack, in DRAM latencies' worth of bytes (CodegenContext's constructor).
-inline constexpr double kSignalSlackScale = 1.0;
 
 // A 2-D strided view of a tensor in the frame, in the DMA's terms: element (r, l) lives at byte
 // addr + (r * row_stride + l * lane_stride) * element bytes. Strides are in elements; 0 broadcasts.

@@ -102,8 +102,7 @@ size_t HoistWeightLoads(std::vector<isa::Instruction>& code, std::vector<uint32_
   return moved;
 }
 
-void RescheduleTokens(std::vector<isa::Instruction>& code, std::vector<uint32_t>& tags, uint64_t fifo_depth,
-                      uint64_t signal_slack_bytes) {
+void RescheduleTokens(std::vector<isa::Instruction>& code, std::vector<uint32_t>& tags, uint64_t fifo_depth) {
   TPUSIM_CHECK(tags.size() == code.size(), "RescheduleTokens: one tag per instruction");
   std::vector<isa::Instruction> bare;
   std::vector<uint32_t> bare_tags;
@@ -116,7 +115,6 @@ void RescheduleTokens(std::vector<isa::Instruction>& code, std::vector<uint32_t>
   }
   HoistWeightLoads(bare, bare_tags, fifo_depth);
   TokenStream stream;
-  stream.set_signal_slack_bytes(signal_slack_bytes);
   for (size_t i = 0; i < bare.size(); ++i) stream.Append(std::move(bare[i]), bare_tags[i]);
   stream.Finish(code, tags);
 }

@@ -23,19 +23,11 @@ namespace tpusim::compiler::codegen {
 size_t HoistWeightLoads(std::vector<isa::Instruction>& code, std::vector<uint32_t>& tags, uint64_t fifo_depth,
                         size_t window = 4096);
 
-// The DMA signal slack codegen's RescheduleTokens uses, in DRAM latencies' worth of bytes (BW x Lat):
-// how far a SIGNAL in a DMA queue may trail the DMA it signals for. Under timing contract version 3 a
-// SIGNAL held its queue until every earlier DMA completed, so trailing SIGNALs (fewer of them) paid;
-// since version 4 a SIGNAL releases its queue at once (docs/timing.md rule 7) and trailing only delays
-// the waiter. Measured on tpu-v4 (cycle engine, rule 7 v4): ResNet-50 402,638 cycles at slack 0,
-// 412,789 at 0.5, 425,240 at 1, 439,851 at 2; the 2048^3 MatMul 141,021 at 0, 141,939 at 2.
-inline constexpr double kProgramSignalSlackScale = 0.0;
 
 // The kTokens program pass (codegen.cc runs it on the finished stream): drops the stream's SIGNAL/WAIT
 // pairs (all placed by a TokenScheduler; hand-placed ones must not be given), hoists the weight loads
-// (HoistWeightLoads, `fifo_depth` = the arch's weight_fifo_depth) and places the tokens again with a
-// DMA signal slack of `signal_slack_bytes`. Program order stays a valid execution order.
-void RescheduleTokens(std::vector<isa::Instruction>& code, std::vector<uint32_t>& tags, uint64_t fifo_depth,
-                      uint64_t signal_slack_bytes);
+// (HoistWeightLoads, `fifo_depth` = the arch's weight_fifo_depth) and places the tokens again.
+// Program order stays a valid execution order.
+void RescheduleTokens(std::vector<isa::Instruction>& code, std::vector<uint32_t>& tags, uint64_t fifo_depth);
 
 }  // namespace tpusim::compiler::codegen

@@ -25,19 +25,6 @@ Range DramBox(uint64_t addr, uint64_t rows, uint64_t cols, uint64_t row_stride, 
   return {Space::kDram, addr, addr + last + bytes};
 }
 
-// Bytes a LOAD, STORE or LOAD_WEIGHTS moves (0 for anything else).
-uint64_t DmaBytes(const isa::Instruction& inst) {
-  if (inst.opcode == isa::Opcode::LOAD || inst.opcode == isa::Opcode::STORE) {
-    const auto& a = inst.as<isa::DmaArgs>();
-    return a.rows * a.lanes * ElementBytes(a.dtype);
-  }
-  if (inst.opcode == isa::Opcode::LOAD_WEIGHTS) {
-    const auto& a = inst.as<isa::WeightsArgs>();
-    return a.rows * a.cols * ElementBytes(a.dtype);
-  }
-  return 0;
-}
-
 Range Rows(Space s, uint64_t first, uint64_t count) { return {s, first, first + count}; }
 
 void AddRead(Accesses& a, Range r) {
@@ -185,23 +172,10 @@ TokenScheduler::Snapshot TokenScheduler::SnapshotAfter(uint64_t seq) const {
   return s;
 }
 
-// A SIGNAL in a DMA queue holds that queue until every earlier DMA of it has completed (docs/timing.md
-// rules 2 and 7), so a SIGNAL right after each depended-on DMA costs the DMAs behind it one DRAM
-// latency per token. With a slack it goes after later DMAs of the queue already emitted (up to
-// signal_slack_bytes_ of them): they only delay the waiter by their transfers, one SIGNAL then covers
-// several waiters, and it stays safe (it covers more, and everything it waits for precedes the waiter
-// in program order, so program order still executes).
+// In a DMA queue a SIGNAL goes right after the DMA depended on: since timing contract version 4 it
+// does not hold its queue (docs/timing.md rule 7), so a later place would only delay its waiter.
 uint64_t TokenScheduler::SignalPoint(size_t p, uint64_t y) const {
-  if (p != static_cast<size_t>(isa::Queue::Compute)) {
-    const auto& seqs = dma_seqs_[p];
-    if (signal_slack_bytes_ == 0 || seqs.empty()) return y;
-    const auto it = std::lower_bound(seqs.begin(), seqs.end(), std::make_pair(y, uint64_t{0}));
-    TPUSIM_CHECK(it != seqs.end() && it->first == y, "token scheduler: unknown DMA instruction");
-    const uint64_t limit = it->second + signal_slack_bytes_;
-    const auto last = std::upper_bound(it, seqs.end(), limit,
-                                       [](uint64_t v, const std::pair<uint64_t, uint64_t>& e) { return v < e.second; });
-    return std::prev(last)->first;
-  }
+  if (p != static_cast<size_t>(isa::Queue::Compute)) return y;
   const size_t i = static_cast<size_t>(std::lower_bound(compute_seqs_.begin(), compute_seqs_.end(), y) -
                                        compute_seqs_.begin());
   TPUSIM_CHECK(i < compute_seqs_.size() && compute_seqs_[i] == y, "token scheduler: unknown compute instruction");
@@ -281,10 +255,6 @@ TokenPlacement TokenScheduler::Schedule(const isa::Instruction& inst) {
     last_write_[q][static_cast<size_t>(w.space)].Record(w.begin, w.end, seq);
   }
   last_seq_[q] = seq;
-  if (q != static_cast<size_t>(isa::Queue::Compute)) {
-    const uint64_t before = dma_seqs_[q].empty() ? 0 : dma_seqs_[q].back().second;
-    dma_seqs_[q].emplace_back(seq, before + DmaBytes(inst));
-  }
   if (q == static_cast<size_t>(isa::Queue::Compute)) {
     const size_t i = compute_seqs_.size();
     compute_seqs_.push_back(seq);

@@ -1,13 +1,11 @@
-// Deep streams (compiler_backend/src/codegen_stream_deep.h), the token scheduler's DMA signal slack
-// (TokenScheduler::set_signal_slack_bytes) and the GEMM's k-tile-major order over the n-tiles of a
-// resident m-tile (codegen_gemm.cc, interleave).
+// Deep streams (compiler_backend/src/codegen_stream_deep.h) and the GEMM's k-tile-major order over the
+// n-tiles of a resident m-tile (codegen_gemm.cc, interleave).
 //
-// Slack: hand-written sequences whose token placement is derived by hand in each comment.
 // Deep streams: the conv lowerings that move data through them (the padded input and output pick of
 // the shifted GEMM, the residual pick, the im2col of several kernel offsets, the batch reorder) checked
 // against a naive double-precision convolution written here, on the functional and cycle engines and
 // both schedules, on tiny (512 UB rows: the streams here have more chunks than the 4 slots hold, so
-// slots are reused and their WAR hazards must be ordered; the slack defers SIGNALs past later DMAs). bf16
+// slots are reused and their WAR hazards must be ordered). bf16
 // bound: each product rounds its operands to 8 mantissa bits, |error| <= 2^-7 * sum |x * w| + 1e-6.
 #include <algorithm>
 #include <cmath>
@@ -16,65 +14,10 @@
 
 #include "codegen_test_util.h"
 #include "gtest/gtest.h"
-#include "tpusim/compiler_backend/schedule_tokens.h"
 #include "tpusim/isa/isa.h"
 
 namespace tpusim::compiler::testing {
 namespace {
-
-isa::Instruction Asm(const std::string& line) {
-  auto inst = isa::Assemble(line);
-  EXPECT_TRUE(inst.ok()) << line << ": " << inst.status();
-  return inst.ok() ? *inst : isa::Make(isa::Opcode::HALT);
-}
-
-// LOAD A: 4 rows x 8 lanes fp32 = 128 bytes into UB rows 0..3; LOAD B: 128 bytes into rows 16..19;
-// then a VECTOR reading rows 0..3 (RAW on LOAD A only). Returns the seq after which its SIGNAL goes.
-uint64_t SignalPointWithSlack(uint64_t slack) {
-  codegen::TokenScheduler s;
-  s.set_signal_slack_bytes(slack);
-  EXPECT_EQ(s.Schedule(Asm("LOAD dtype=f32 dram_addr=0x0 ub_row=0 rows=4 lanes=8 row_stride=8 lane_stride=1")).seq, 1u);
-  EXPECT_EQ(s.Schedule(Asm("LOAD dtype=f32 dram_addr=0x400 ub_row=16 rows=4 lanes=8 row_stride=8 lane_stride=1")).seq,
-            2u);
-  const codegen::TokenPlacement p = s.Schedule(Asm("VECTOR op=relu dst_row=32 a_row=0 rows=4"));
-  EXPECT_EQ(p.waits.size(), 1u);
-  EXPECT_EQ(p.signals_after.size(), 1u);
-  return p.signals_after.empty() ? 0 : p.signals_after[0].first;
-}
-
-TEST(SignalSlack, SignalTrailsLaterDmasUpToTheSlack) {
-  EXPECT_EQ(SignalPointWithSlack(0), 1u);    // no slack: right after LOAD A
-  EXPECT_EQ(SignalPointWithSlack(127), 1u);  // LOAD B moves 128 bytes > 127: stays after A
-  EXPECT_EQ(SignalPointWithSlack(128), 2u);  // 128 <= 128: after LOAD B, covering both
-  EXPECT_EQ(SignalPointWithSlack(1 << 20), 2u);  // never past the last DMA emitted so far
-}
-
-TEST(SignalSlack, OneDeferredSignalCoversTheNextWaiter) {
-  // With the SIGNAL after LOAD B, a second VECTOR reading LOAD B's rows needs no new token.
-  codegen::TokenScheduler s;
-  s.set_signal_slack_bytes(1024);
-  s.Schedule(Asm("LOAD dtype=f32 dram_addr=0x0 ub_row=0 rows=4 lanes=8 row_stride=8 lane_stride=1"));
-  s.Schedule(Asm("LOAD dtype=f32 dram_addr=0x400 ub_row=16 rows=4 lanes=8 row_stride=8 lane_stride=1"));
-  EXPECT_EQ(s.Schedule(Asm("VECTOR op=relu dst_row=32 a_row=0 rows=4")).waits.size(), 1u);
-  EXPECT_TRUE(s.Schedule(Asm("VECTOR op=relu dst_row=40 a_row=16 rows=4")).waits.empty());
-  EXPECT_EQ(s.tokens_placed(), 1u);
-}
-
-TEST(SignalSlack, WarAfterDeferredSignalStillOrdered) {
-  // STORE 1 reads rows 0..3, STORE 2 rows 8..11 (no conflict between them); a LOAD overwriting rows
-  // 0..3 (WAR on STORE 1) gets a token from the store queue placed after STORE 2 (64 + 128 bytes
-  // of slack cover STORE 2's 128 bytes), which still follows STORE 1.
-  codegen::TokenScheduler s;
-  s.set_signal_slack_bytes(256);
-  s.Schedule(Asm("STORE dtype=f32 dram_addr=0x1000 ub_row=0 rows=4 lanes=8 row_stride=8 lane_stride=1"));
-  s.Schedule(Asm("STORE dtype=f32 dram_addr=0x2000 ub_row=8 rows=4 lanes=8 row_stride=8 lane_stride=1"));
-  const codegen::TokenPlacement p =
-      s.Schedule(Asm("LOAD dtype=f32 dram_addr=0x0 ub_row=2 rows=1 lanes=8 row_stride=8 lane_stride=1"));
-  ASSERT_EQ(p.signals_after.size(), 1u);
-  EXPECT_EQ(p.signals_after[0].first, 2u);
-  ASSERT_EQ(p.waits.size(), 1u);
-  EXPECT_EQ(isa::Disassemble(p.waits[0]), "WAIT queue=load channel=8");
-}
 
 struct Case {
   std::string name;

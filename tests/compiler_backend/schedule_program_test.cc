@@ -112,7 +112,7 @@ TEST(RescheduleTokensTest, KeepsTheHoistedOrderAndEveryWaitHasAnEarlierSignal) {
                                    Dma(Opcode::STORE, 0x3000, 0), Weights(0x1100, 0), Matmul(0, true),
                                    isa::Make(Opcode::HALT)};
   std::vector<uint32_t> tags = {0, 1, 2, 3, 4, 5, 6};
-  RescheduleTokens(code, tags, 2, 0);
+  RescheduleTokens(code, tags, 2);
   ASSERT_EQ(code.size(), tags.size());
   std::vector<uint32_t> data_order;
   std::map<uint64_t, int> signalled;  // channel -> SIGNALs minus WAITs so far, in program order

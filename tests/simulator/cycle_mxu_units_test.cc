@@ -22,24 +22,15 @@ using testing::ArchCase;
 using testing::CycleRig;
 using testing::Halt;
 
-ArchCase TinyWithUnits(uint32_t units) {
-  ArchCase c = testing::TinyCase();
-  c.arch.set_mxu_count(units);
-  c.name = "tiny_mxu" + std::to_string(units);
-  EXPECT_TRUE(isa::ValidateArchConfig(c.arch, c.name).ok());
-  return c;
-}
+using testing::OnUnit;
+using testing::TinyWithUnits;
 
 Instruction FullTileTo(uint64_t mxu, uint64_t addr = 0) {
-  Instruction i = testing::LoadWeights(DType::F32, addr, 8, 8, 8);
-  i.as<isa::WeightsArgs>().mxu = mxu;
-  return i;
+  return OnUnit(testing::LoadWeights(DType::F32, addr, 8, 8, 8), mxu);
 }
 Instruction MatmulOn(uint64_t mxu, uint64_t rows, bool pop, uint64_t acc_row = 0,
                      DType t = DType::BF16) {
-  Instruction i = testing::Matmul(0, acc_row, rows, pop, false, t);
-  i.as<isa::MatmulArgs>().mxu = mxu;
-  return i;
+  return OnUnit(testing::Matmul(0, acc_row, rows, pop, false, t), mxu);
 }
 // A zero tile in unit m's FIFO before the launch: it is in the FIFO at cycle 0 (rule 4).
 void Preload(DeviceState& state, size_t mxu) {
@@ -253,20 +244,18 @@ std::vector<Instruction> RandomUnitsProgram(const isa::ArchConfig& arch, bool in
     const uint64_t m = u(0, units - 1);
     const bool can_pop = held[m] > 0, can_use = loaded[m] || can_pop;
     if (held[m] < depth && (u(0, 2) == 0 || !can_use)) {
-      Instruction lw = testing::LoadWeights(dram, kInput + u(0, 512) * (int8 ? 1 : 4), u(1, 8),
-                                            u(1, 8), u(8, 12), u(1, 2));
-      lw.as<isa::WeightsArgs>().mxu = m;
-      code.push_back(lw);
+      code.push_back(OnUnit(testing::LoadWeights(dram, kInput + u(0, 512) * (int8 ? 1 : 4), u(1, 8),
+                                                 u(1, 8), u(8, 12), u(1, 2)),
+                            m));
       ++held[m];
       continue;
     }
     const bool pop = can_pop && (!loaded[m] || u(0, 1) == 0);
     if (pop) --held[m];
     loaded[m] = true;
-    Instruction mm = testing::Matmul(u(0, 24), u(0, 24), u(1, 8), pop, u(0, 1) == 1,
-                                     int8 ? DType::I8 : DType::BF16);
-    mm.as<isa::MatmulArgs>().mxu = m;
-    code.push_back(mm);
+    code.push_back(OnUnit(testing::Matmul(u(0, 24), u(0, 24), u(1, 8), pop, u(0, 1) == 1,
+                                          int8 ? DType::I8 : DType::BF16),
+                          m));
   }
   code.push_back(isa::Make(Opcode::SYNC));
   code.push_back(testing::Activate(isa::ActFunc::None, 0, 100, 32));

@@ -24,9 +24,7 @@ using testing::Load;
 using testing::Token;
 
 Instruction MatmulOn(uint64_t mxu, uint64_t rows, bool pop, uint64_t acc_row) {
-  Instruction i = testing::Matmul(0, acc_row, rows, pop);
-  i.as<isa::MatmulArgs>().mxu = mxu;
-  return i;
+  return testing::OnUnit(testing::Matmul(0, acc_row, rows, pop), mxu);
 }
 
 TEST(CycleSignalTest, TheLoadAfterASignalStartsWhenTheFirstLoadLeavesTheChannel) {
@@ -120,10 +118,7 @@ TEST(CycleSignalTest, WithTwoUnitsASignalIgnoresALaterMatmulThatCompletesFirst) 
   //   56 + 40 = 96 = cycles.
   // Buckets: active [8, 54) = 46; MATMUL 0 waits for its shift [1, 8) = 7; idle [0, 1) and
   // [54, 96): 1 + 42 = 43; 46 + 7 + 43 = 96.
-  testing::ArchCase two = testing::TinyCase();
-  two.arch.set_mxu_count(2);
-  ASSERT_TRUE(isa::ValidateArchConfig(two.arch, "tiny with 2 units").ok());
-  CycleRig rig(two);
+  CycleRig rig(testing::TinyWithUnits(2));
   for (size_t m = 0; m < 2; ++m) rig.state().mxu[m].weight_fifo.push_back(WeightTile(64, 0u));
   auto stats = rig.Run({MatmulOn(0, 32, true, 0), Token(Opcode::SIGNAL, Queue::Compute, 0),
                         MatmulOn(1, 8, true, 32), Token(Opcode::WAIT, Queue::Store, 0),

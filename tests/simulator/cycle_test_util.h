@@ -57,6 +57,15 @@ inline ArchCase TpuV1Case() {
   return {"tpu_v1", isa::LoadPreset("tpu-v1").value(), isa::INT8_INT32, 340, 7, 8};
 }
 
+// tiny with `units` matrix units (everything else tiny's).
+inline ArchCase TinyWithUnits(uint32_t units) {
+  ArchCase c = TinyCase();
+  c.arch.set_mxu_count(units);
+  c.name = "tiny_mxu" + std::to_string(units);
+  EXPECT_TRUE(isa::ValidateArchConfig(c.arch, c.name).ok());
+  return c;
+}
+
 inline std::vector<ArchCase> AllCases() { return {TinyCase(), Arch16Case(), TpuV1Case()}; }
 
 // A device for one ArchCase and its cycle engine.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "cycle_test_util.h"
 #include "sim_test_util.h"
 #include "tpusim/isa/arch_config.h"
 #include "tpusim/simulator/device_state.h"
@@ -31,22 +32,13 @@ int XVal(int i, int k) { return (i + 1) * ((k % 3) - 1) + (k == 5 ? 2 : 0); }
 int WVal(int t, int k, int n) { return ((k + 2 * n + 3 * t) % 7) - 3; }
 
 Instruction LoadWeightsTo(uint64_t mxu, int tile, DType t) {
-  Instruction i = testing::LoadWeights(t, kW + tile * kTileBytes, kK, kN, kN);
-  i.as<isa::WeightsArgs>().mxu = mxu;
-  return i;
+  return testing::OnUnit(testing::LoadWeights(t, kW + tile * kTileBytes, kK, kN, kN), mxu);
 }
 Instruction MatmulOn(uint64_t mxu, uint64_t acc_row, bool pop, bool accumulate, DType t) {
-  Instruction i = testing::Matmul(0, acc_row, kM, pop, accumulate, t);
-  i.as<isa::MatmulArgs>().mxu = mxu;
-  return i;
+  return testing::OnUnit(testing::Matmul(0, acc_row, kM, pop, accumulate, t), mxu);
 }
 
-isa::ArchConfig TinyWithUnits(uint32_t units) {
-  isa::ArchConfig arch = isa::LoadPreset("tiny").value();
-  arch.set_mxu_count(units);
-  EXPECT_TRUE(isa::ValidateArchConfig(arch, "tiny-mxu").ok());
-  return arch;
-}
+isa::ArchConfig TinyWithUnits(uint32_t units) { return testing::TinyWithUnits(units).arch; }
 
 // A device of `arch` in `mode` with X and the tiles in DRAM, and the functional engine.
 struct Device {

@@ -68,6 +68,12 @@ inline Instruction Matmul(uint64_t ub_row, uint64_t acc_row, uint64_t rows, bool
   a.rows = rows;
   return i;
 }
+// `i` (a LOAD_WEIGHTS or MATMUL) on matrix unit `mxu` (opcodes.def: the `mxu` field).
+inline Instruction OnUnit(Instruction i, uint64_t mxu) {
+  if (i.opcode == Opcode::MATMUL) i.as<isa::MatmulArgs>().mxu = mxu;
+  if (i.opcode == Opcode::LOAD_WEIGHTS) i.as<isa::WeightsArgs>().mxu = mxu;
+  return i;
+}
 inline Instruction Activate(isa::ActFunc f, uint64_t acc_row, uint64_t ub_row, uint64_t rows,
                             bool has_bias = false, uint64_t bias_row = 0) {
   Instruction i = isa::Make(Opcode::ACTIVATE);

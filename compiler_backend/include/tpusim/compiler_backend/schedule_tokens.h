@@ -95,10 +95,6 @@ class TokenScheduler {
   TokenPlacement Schedule(const isa::Instruction& inst);
 
   uint64_t tokens_placed() const { return tokens_placed_; }  // SIGNAL/WAIT pairs placed so far
-  // How far past the depended-on DMA a SIGNAL in a DMA queue may go: after the latest DMA of that
-  // queue emitted so far whose bytes since the depended-on one (excluded) total at most `bytes`
-  // (0, the default: right after it). See SignalPoint in schedule_tokens.cc.
-  void set_signal_slack_bytes(uint64_t bytes) { signal_slack_bytes_ = bytes; }
 
  private:
   static constexpr size_t kQueues = 3;  // load, compute, store
@@ -121,9 +117,6 @@ class TokenScheduler {
   std::vector<uint64_t> compute_seqs_;
   std::set<size_t> compute_free_points_;
   uint64_t SignalPoint(size_t p, uint64_t y) const;  // where a SIGNAL on p covering y goes
-  uint64_t signal_slack_bytes_ = 0;
-  // Per DMA queue, its instructions in order: (seq, bytes moved by it and every earlier one).
-  std::array<std::vector<std::pair<uint64_t, uint64_t>>, kQueues> dma_seqs_;
   std::array<std::array<LastAccessMap, kNumSpaces>, kQueues> last_read_, last_write_;
   std::map<uint64_t, std::deque<Snapshot>> hand_tokens_;  // channel -> signalled, not yet waited
   uint64_t tokens_placed_ = 0;
@@ -137,7 +130,6 @@ class TokenStream {
   void Append(isa::Instruction inst, uint32_t tag);
   void Finish(std::vector<isa::Instruction>& code, std::vector<uint32_t>& tags);
   size_t size() const { return code_.size() + inserted_; }
-  void set_signal_slack_bytes(uint64_t bytes) { scheduler_.set_signal_slack_bytes(bytes); }
 
  private:
   TokenScheduler scheduler_;
